@@ -1,0 +1,52 @@
+# segments: `make run` and `make test` are the whole quick start (Python 3.11+ only).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+SEGMENTS_HOME ?= $(CURDIR)/.segments
+DEMO_AS_OF ?= 2026-01-01
+DEMO_CUSTOMERS ?= 2000
+LINES ?= 1000000
+export SEGMENTS_HOME
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export DO_NOT_TRACK ?= 1
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
+export GX_ANALYTICS_ENABLED ?= false
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint format bench clean
+
+help: ## Show the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		(echo "segments needs Python 3.11 or newer (set PYTHON=...)"; exit 1)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the package with dev tools
+
+run: $(STAMP) ## Write demo data and run the nightly flow once (embedded DuckDB, no server)
+	$(BIN)/segments demo --customers $(DEMO_CUSTOMERS)
+	$(BIN)/segments run --as-of $(DEMO_AS_OF)
+	$(BIN)/segments status
+
+test: $(STAMP) ## Run the whole test suite
+	$(BIN)/python -m pytest
+
+lint: $(STAMP) ## ruff check and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP) ## Apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(STAMP) ## Time every stage on generated data (LINES=1000000), write bench/results/
+	$(BIN)/python -m bench.run --lines $(LINES)
+
+clean: ## Remove the demo home (.segments) and caches, keep .venv
+	rm -rf .segments .pytest_cache .ruff_cache

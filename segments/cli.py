@@ -1,0 +1,106 @@
+"""The `segments` command line: demo data, ingest, the nightly run, status."""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Customer segmentation pipeline (Prefect + DuckDB + scikit-learn).",
+                  no_args_is_help=True, add_completion=False)
+
+
+def _quiet_prefect() -> None:
+    """Offline-friendly defaults for a local run; explicit environment settings still win."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+@app.command()
+def demo(
+    customers: Annotated[int | None, typer.Option(help="Number of customers.")] = None,
+    lines: Annotated[int | None, typer.Option(help="Target transaction lines.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (default SEGMENTS_SEED).")] = None,
+    end_date: Annotated[str, typer.Option(help="Last day of demo history.")] = "2025-12-31",
+    out: Annotated[Path | None, typer.Option(help="Landing folder (default SEGMENTS_HOME/landing).")] = None,
+) -> None:
+    """Write deterministic demo source files into the landing folder."""
+    from segments.demo import generate_demo
+    from segments.settings import Settings
+
+    settings = Settings()
+    target = out or settings.landing_dir
+    counts = generate_demo(target, customers=customers, lines=lines,
+                           seed=settings.seed if seed is None else seed,
+                           end_date=date.fromisoformat(end_date))
+    typer.echo(f"demo data written to {target}")
+    for key, value in counts.items():
+        typer.echo(f"  {key}: {value:,}")
+
+
+@app.command()
+def ingest(
+    source: Annotated[str, typer.Argument(help="Built-in source name or a mapping .yaml file.")],
+    path: Annotated[Path, typer.Argument(help="A file or a folder of files.", exists=True)],
+) -> None:
+    """Load one file or folder through a named source mapping."""
+    from segments.settings import Settings
+    from tasks.ingest import ingest_one
+
+    run_id = f"cli-{datetime.now():%Y%m%d%H%M%S}"
+    results = ingest_one(Settings(), source, path, run_id)
+    failed = False
+    for r in results:
+        typer.echo(f"{r.status:8} {r.path}: read {r.rows_read:,}, staged {r.rows_staged:,}, "
+                   f"quarantined {r.rows_quarantined:,}, duplicates {r.duplicates:,}"
+                   + (f"\n         {r.message}" if r.message else ""))
+        failed |= r.status == "failed"
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+def run(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD (default today).")] = None,
+    retrain: Annotated[str, typer.Option(help="auto | always | never")] = "auto",
+    feature_set: Annotated[str, typer.Option(help="retail | demographic")] = "retail",
+) -> None:
+    """Run the nightly flow once, now, on this machine."""
+    _quiet_prefect()
+    from pydantic import ValidationError
+
+    from flows.nightly_segmentation import nightly_segmentation
+    from flows.params import NightlyParams
+
+    try:
+        params = NightlyParams(as_of=as_of, retrain=retrain, feature_set=feature_set)
+    except ValidationError as exc:
+        typer.echo(f"invalid parameters: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    summary = nightly_segmentation(params)
+    published = summary.get("publish", {})
+    typer.echo(f"published {published.get('rows', 0):,} customers in "
+               f"{len(published.get('segments', {}))} segments (run {summary['run_id']})")
+
+
+@app.command()
+def status() -> None:
+    """Last runs and their stages, the champion model, row counts."""
+    from segments.settings import Settings
+    from segments.status import status_report
+
+    typer.echo(status_report(Settings()))
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    app()
+
+
+if __name__ == "__main__":
+    main()

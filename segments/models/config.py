@@ -1,0 +1,49 @@
+"""Typed training configuration: the one place modelling knobs enter."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Algorithm = Literal["kmeans", "agglomerative", "gmm", "dbscan", "hdbscan"]
+Capping = Literal["iqr", "zscore", "none"]
+
+
+class TrainConfig(BaseModel):
+    """Knobs for candidate search and selection; same config + data + seed -> same segments."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    k_min: int = Field(3, ge=2, description="smallest number of segments considered")
+    k_max: int = Field(8, ge=2, description="largest number of segments considered")
+    algorithms: list[Algorithm] = Field(default_factory=lambda: ["kmeans"])
+    min_segment_share: float = Field(0.02, ge=0, le=1, description="gate: smallest segment share")
+    min_stability: float = Field(0.6, ge=-1, le=1, description="gate: mean bootstrap ARI")
+    max_noise_share: float = Field(0.2, ge=0, le=1, description="gate for density methods")
+    silhouette_sample: int = Field(10_000, ge=100, description="rows sampled for silhouette")
+    minibatch_threshold: int = Field(50_000, ge=1, description="rows above which MiniBatchKMeans")
+    fit_sample: int = Field(
+        10_000, ge=100, description="rows above which agglomerative/density fit on a sample"
+    )
+    bootstrap_rounds: int = Field(5, ge=0, description="stability refits; 0 disables the gate")
+    bootstrap_fraction: float = Field(0.8, gt=0, le=1)
+    capping: Capping = "iqr"
+    pca_components: int | None = Field(None, ge=1)
+    n_init: int = Field(10, ge=1, description="K-means restarts (fixed, for determinism)")
+    dbscan_min_samples: int = Field(10, ge=2)
+    hdbscan_min_cluster_size: int | None = Field(
+        None, ge=2, description="default: max(5, min_segment_share * rows)"
+    )
+    knee_bonus: float = Field(0.1, ge=0, description="added to the composite at the WCSS knee")
+    business_weight: float = Field(1.0, ge=0, description="weight of the business_score rank")
+    seed: int = 42
+
+    @model_validator(mode="after")
+    def _check_range(self) -> TrainConfig:
+        """Fail early on an empty k range rather than deep inside the search."""
+        if self.k_min > self.k_max:
+            raise ValueError(f"k_min ({self.k_min}) must be <= k_max ({self.k_max})")
+        if not self.algorithms:
+            raise ValueError("algorithms must name at least one of " + str(Algorithm))
+        return self

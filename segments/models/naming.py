@@ -1,0 +1,134 @@
+"""Readable segment names and actions from profile z-scores, in RFM or demographic vocabulary."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+NOTABLE = 0.5  # |z| above this (in population standard deviations) counts as high or low
+RFM = ("recency_days", "frequency", "monetary_gbp")
+DEMOGRAPHIC = ("annual_income_gbp", "spending_score", "age_years")
+
+RFM_ACTIONS = {
+    "Champions": "reward",
+    "New customers": "nurture",
+    "Loyal customers": "retain",
+    "At risk high spenders": "win back",
+    "At risk loyal customers": "win back",
+    "Lost customers": "reactivate",
+    "Hibernating": "reactivate",
+    "Big spenders": "reward",
+    "Frequent buyers": "retain",
+    "Promising": "nurture",
+    "Needs attention": "nurture",
+}
+
+FEATURE_TEXT = {
+    "recency_days": ("days since last purchase", "{:,.0f}"),
+    "frequency": ("orders", "{:,.1f}"),
+    "monetary_gbp": ("spend", "£{:,.0f}"),
+    "tenure_days": ("days as a customer", "{:,.0f}"),
+    "annual_income_gbp": ("income", "£{:,.0f}"),
+    "spending_score": ("spending score", "{:,.0f}"),
+    "age_years": ("age", "{:,.0f}"),
+}
+
+
+def humanize(feature: str) -> str:
+    """Short human label for a feature column."""
+    return FEATURE_TEXT.get(feature, (feature.replace("_", " "), ""))[0]
+
+
+def fmt_value(feature: str, value: float) -> str:
+    """Format a feature value with its unit."""
+    return (FEATURE_TEXT.get(feature, ("", "{:,.3g}"))[1] or "{:,.3g}").format(value)
+
+
+def _rfm_name(z: Mapping[str, float]) -> str:
+    """RFM vocabulary: low recency is good, high frequency/monetary is good."""
+    r = -z.get("recency_days", 0.0)
+    f, m = z.get("frequency", 0.0), z.get("monetary_gbp", 0.0)
+    recent, lapsed = r > NOTABLE, r < -NOTABLE
+    new = z.get("tenure_days", 0.0) < -NOTABLE if "tenure_days" in z else f < -NOTABLE
+    if recent and f > NOTABLE and m > NOTABLE:
+        return "Champions"
+    if recent and new:
+        return "New customers"
+    if recent and (f > NOTABLE or m > NOTABLE):
+        return "Loyal customers"
+    if lapsed and m > NOTABLE:
+        return "At risk high spenders"
+    if lapsed and f > NOTABLE:
+        return "At risk loyal customers"
+    if lapsed:
+        return "Lost customers" if r < -3 * NOTABLE else "Hibernating"
+    if m > NOTABLE:
+        return "Big spenders"
+    if f > NOTABLE:
+        return "Frequent buyers"
+    return "Promising" if recent else "Needs attention"
+
+
+def _level(value: float, high: str, low: str, mid: str) -> str:
+    """Pick a word by the z-score band."""
+    return high if value > NOTABLE else low if value < -NOTABLE else mid
+
+
+def _demographic_name(z: Mapping[str, float]) -> tuple[str, str]:
+    """Income / spending score / age vocabulary, e.g. 'High income, low spend'."""
+    i, s, a = (z.get(c) for c in DEMOGRAPHIC)
+    spend = s if s is not None else 0.0
+    action = "nurture"
+    if spend > NOTABLE:
+        action = "reward" if (i or 0.0) > NOTABLE else "retain"
+    elif spend < -NOTABLE:
+        action = "nurture" if (i or 0.0) > NOTABLE else "reactivate"
+    young = _level(a, "Older", "Young", "") if a is not None else ""
+    if (i is None or abs(i) <= NOTABLE) and s is not None and (young or i is None):
+        name = f"{young} {_level(s, 'high', 'low', 'average')} spenders".strip()
+        return name[0].upper() + name[1:], action
+    parts = []
+    if i is not None:
+        parts.append(_level(i, "High income", "Low income", "Average income"))
+    if s is not None:
+        parts.append(_level(s, "high spend", "low spend", "average spend"))
+    name = ", ".join(parts) if parts else "Typical customers"
+    name = name[0].upper() + name[1:]
+    if young:
+        name = f"{young} {name[0].lower()}{name[1:]}"
+    return name, action
+
+
+def _generic_name(z: Mapping[str, float]) -> str:
+    """Fallback: the two most distinguishing features, e.g. 'High basket size, low tenure'."""
+    top = sorted(z.items(), key=lambda kv: (-abs(kv[1]), kv[0]))[:2]
+    words = [f"{'high' if v > 0 else 'low'} {humanize(k)}" for k, v in top if abs(v) > NOTABLE]
+    return (", ".join(words)).capitalize() if words else "Typical customers"
+
+
+def name_segment(z: Mapping[str, float]) -> tuple[str, str]:
+    """(name, action) for one segment from its feature z-scores vs the population."""
+    if any(c in z for c in RFM):
+        name = _rfm_name(z)
+        return name, RFM_ACTIONS[name]
+    if any(c in z for c in DEMOGRAPHIC[:2]):
+        return _demographic_name(z)
+    return _generic_name(z), "nurture"
+
+
+def unique_names(
+    names: Mapping[int, str], sizes: Mapping[int, int], z: Mapping[int, Mapping[str, float]]
+) -> dict[int, str]:
+    """Disambiguate duplicates: the largest keeps the name, others add their biggest difference."""
+    out: dict[int, str] = {}
+    for seg in sorted(names, key=lambda s: (-sizes[s], s)):
+        name, first = names[seg], next((s for s in out if names[s] == names[seg]), None)
+        if first is not None:
+            diffs = {f: z[seg][f] - z[first].get(f, 0.0) for f in z[seg]}
+            feat = max(sorted(diffs), key=lambda f: abs(diffs[f]), default=None)
+            if feat is not None:
+                name = f"{name} ({'higher' if diffs[feat] > 0 else 'lower'} {humanize(feat)})"
+        base, n = name, 2
+        while name in out.values():
+            name, n = f"{base} #{n}", n + 1
+        out[seg] = name
+    return dict(sorted(out.items()))

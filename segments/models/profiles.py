@@ -1,0 +1,112 @@
+"""Per-segment profiles: sizes, revenue share, feature stats, names, descriptions, actions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from segments.models.naming import fmt_value, humanize, name_segment, unique_names
+
+
+@dataclass
+class Profiles:
+    """summary: one row per segment; features: one row per (segment, feature)."""
+
+    summary: pd.DataFrame
+    features: pd.DataFrame
+
+
+def feature_stats(df: pd.DataFrame, labels: np.ndarray, features: list[str]) -> pd.DataFrame:
+    """Mean, median and z-score (vs population mean/std) of each numeric feature per segment."""
+    numeric = [f for f in features if pd.api.types.is_numeric_dtype(df[f])]
+    data = df[numeric].astype(float).assign(segment_id=np.asarray(labels, dtype=int))
+    mean, median = data.groupby("segment_id").mean(), data.groupby("segment_id").median()
+    pop_mean, pop_std = data[numeric].mean(), data[numeric].std(ddof=0)
+    rows = []
+    for seg in mean.index:
+        for f in numeric:
+            std = pop_std[f]
+            z = (mean.at[seg, f] - pop_mean[f]) / std if std > 0 else 0.0
+            rows.append(
+                {
+                    "segment_id": int(seg),
+                    "feature": f,
+                    "mean": mean.at[seg, f],
+                    "median": median.at[seg, f],
+                    "population_mean": pop_mean[f],
+                    "population_std": std,
+                    "z": float(z),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _describe(share: float, revenue_share: float, stats: pd.DataFrame) -> str:
+    """One line: share of customers (and revenue) and the three most distinctive features."""
+    head = f"{share:.0%} of customers"
+    if np.isfinite(revenue_share):
+        head += f" and {revenue_share:.0%} of revenue"
+    top = stats.reindex(stats["z"].abs().sort_values(ascending=False).index).head(3)
+    bits = [
+        f"{humanize(r.feature)} {fmt_value(r.feature, r.mean)} "
+        f"(avg {fmt_value(r.feature, r.population_mean)})"
+        for r in top.itertuples()
+        if abs(r.z) > 0.1
+    ]
+    return head + (": " + "; ".join(bits) if bits else "; close to average on every feature")
+
+
+def profile_segments(
+    df: pd.DataFrame,
+    labels: np.ndarray,
+    *,
+    features: list[str] | None = None,
+    revenue_column: str | None = "monetary_gbp",
+    top_n: int = 3,
+) -> Profiles:
+    """Profile and name each segment; names are unique within the model."""
+    labels = np.asarray(labels, dtype=int)
+    if len(labels) != len(df):
+        raise ValueError(f"{len(labels)} labels for {len(df)} rows; pass one label per row")
+    features = features or [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])]
+    stats = feature_stats(df, labels, features)
+    segs, sizes = np.unique(labels, return_counts=True)
+    revenue = None
+    if revenue_column and revenue_column in df.columns:
+        revenue = pd.Series(df[revenue_column].to_numpy(dtype=float)).groupby(labels).sum()
+    total_revenue = float(revenue.sum()) if revenue is not None else np.nan
+    z_by_seg = {
+        int(s): dict(zip(g["feature"], g["z"], strict=True))
+        for s, g in stats.groupby("segment_id")
+    }
+    raw = {int(s): name_segment(z_by_seg.get(int(s), {})) for s in segs}
+    names = unique_names(
+        {s: n for s, (n, _) in raw.items()}, dict(zip(segs.tolist(), sizes.tolist())), z_by_seg
+    )
+    rows = []
+    for seg, size in zip(segs.tolist(), sizes.tolist(), strict=True):
+        seg_stats = stats[stats["segment_id"] == seg]
+        share = size / len(labels)
+        rev = (
+            float(revenue[seg]) / total_revenue
+            if revenue is not None and total_revenue > 0
+            else np.nan
+        )
+        top = seg_stats.reindex(seg_stats["z"].abs().sort_values(ascending=False).index)
+        rows.append(
+            {
+                "segment_id": seg,
+                "name": names[seg],
+                "size": int(size),
+                "share": share,
+                "revenue_share": rev,
+                "action": raw[seg][1],
+                "description": _describe(share, rev, seg_stats),
+                "top_features": ", ".join(
+                    f"{r.feature} {r.z:+.1f}σ" for r in top.head(top_n).itertuples()
+                ),
+            }
+        )
+    return Profiles(pd.DataFrame(rows), stats)

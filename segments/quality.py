@@ -1,0 +1,141 @@
+"""Data-quality gates: run a JSON expectation suite against a warehouse relation.
+
+Suites live in expectations/<suite>.json (GX 1.x ExpectationSuite shape plus our meta), so
+adding or tuning a check is a JSON edit. Every result lands in ops.dq_results; the caller
+decides whether to stop with `raise_on_critical`. See docs/data-quality.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from segments.quality_gx import run_suite_gx
+from segments.quality_params import gx_parameters, suite_parameters
+from segments.quality_results import result_rows, write_results
+
+SEVERITIES = ("critical", "warning")
+_RELATION = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+_FAILURE_KEYS = ("suite", "relation", "expectation_type", "column_name", "observed_value",
+                 "unexpected_count", "severity")
+
+
+class CriticalExpectationError(RuntimeError):
+    """A critical expectation failed: the stage stops and nothing is published."""
+
+
+@dataclass
+class SuiteOutcome:
+    """What one suite found; `success` means no critical failure (warnings never block)."""
+
+    suite: str
+    relation: str
+    success: bool
+    critical_failures: list[dict]
+    warnings: list[dict]
+    results: pd.DataFrame
+    docs_path: Path | None
+    seconds: float
+
+
+def load_suite(expectations_dir: Path, suite_name: str) -> dict[str, Any]:
+    """Read and check a suite file, so a typo fails loudly instead of skipping a check."""
+    path = Path(expectations_dir) / f"{suite_name}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no suite {suite_name!r}: expected {path}")
+    try:
+        doc = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from error
+    problems = []
+    if doc.get("name") != suite_name:
+        problems.append(f'"name" must be {suite_name!r} (the file stem)')
+    relation = (doc.get("meta") or {}).get("relation", "")
+    if not _RELATION.match(relation):
+        problems.append('"meta.relation" must be "schema.table" in lower_snake_case')
+    if not doc.get("expectations"):
+        problems.append('"expectations" must list at least one expectation')
+    for number, expectation in enumerate(doc.get("expectations") or [], start=1):
+        severity = (expectation.get("meta") or {}).get("severity")
+        if severity not in SEVERITIES:
+            problems.append(f"expectation #{number} ({expectation.get('type')}): "
+                            f'"meta.severity" must be one of {SEVERITIES}, got {severity!r}')
+        if not isinstance(expectation.get("kwargs"), dict):
+            problems.append(f'expectation #{number}: "kwargs" must be an object')
+    if problems:
+        raise ValueError(f"{path}: " + "; ".join(problems))
+    return doc
+
+
+def _records(frame: pd.DataFrame, written: list[dict[str, Any]]) -> list[dict]:
+    records = []
+    for index, row in frame.iterrows():
+        record = {key: row[key] for key in _FAILURE_KEYS}
+        record["unexpected_count"] = (None if pd.isna(record["unexpected_count"])
+                                      else int(record["unexpected_count"]))
+        record["why"] = written[index]["meta"].get("why", "")
+        records.append(record)
+    return records
+
+
+def validate_suite(con: duckdb.DuckDBPyConnection, suite_name: str, *, expectations_dir: Path,
+                   run_id: str, stage: str, params: dict[str, Any],
+                   docs_dir: Path | None = None, db_path: Path | None = None) -> SuiteOutcome:
+    """Validate the relation a suite names, record every result, build Data Docs; never gates.
+
+    Validation runs inside DuckDB (GX SQL datasource on a cursor of `con`), so nothing is
+    copied out of the warehouse. `db_path` only labels the datasource in Data Docs.
+    """
+    started = time.perf_counter()
+    doc = load_suite(expectations_dir, suite_name)
+    relation = doc["meta"]["relation"]
+    parameters = suite_parameters(con, doc["meta"], params)
+    suite_result, index = run_suite_gx(
+        con, doc, run_id=run_id, parameters=parameters, gx_params=gx_parameters(parameters),
+        docs_dir=Path(docs_dir) if docs_dir is not None else None, db_path=db_path,
+    )
+    frame = result_rows(suite_result, run_id=run_id, stage=stage, suite=suite_name,
+                        relation=relation, written=doc["expectations"])
+    write_results(con, frame)
+    failed = frame[~frame["success"]]
+    critical = _records(failed[failed["severity"] == "critical"], doc["expectations"])
+    warnings = _records(failed[failed["severity"] == "warning"], doc["expectations"])
+    return SuiteOutcome(
+        suite=suite_name,
+        relation=relation,
+        success=not critical,
+        critical_failures=critical,
+        warnings=warnings,
+        results=frame,
+        docs_path=index,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def describe(failure: dict[str, Any]) -> str:
+    """One line naming suite, expectation (type + column) and what was observed."""
+    column = f"(column={failure['column_name']})" if failure.get("column_name") else "()"
+    why = f" [why: {failure['why']}]" if failure.get("why") else ""
+    return (f"{failure['suite']} ({failure['relation']}): {failure['expectation_type']}{column} "
+            f"observed {failure['observed_value']}{why}")
+
+
+def raise_on_critical(outcomes: list[SuiteOutcome]) -> None:
+    """Stop the stage if any critical expectation failed, naming each one."""
+    failures = [failure for outcome in outcomes for failure in outcome.critical_failures]
+    if not failures:
+        return
+    lines = "\n".join(f"  - {describe(failure)}" for failure in failures)
+    raise CriticalExpectationError(
+        f"{len(failures)} critical expectation(s) failed; nothing is published and the last "
+        f"good segments stay served:\n{lines}\n"
+        "Fix the data and rerun; if a rule is wrong, tune expectations/<suite>.json "
+        "(see docs/data-quality.md). All results: ops.dq_results."
+    )

@@ -1,0 +1,72 @@
+"""The one typed place where configuration enters: environment variables prefixed SEGMENTS_."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    """Pipeline settings; every path the pipeline writes hangs off `home`."""
+
+    model_config = SettingsConfigDict(env_prefix="SEGMENTS_", extra="ignore")
+
+    home: Path = Field(default=Path(".segments"), description="Root of everything written.")
+    pii_key: SecretStr | None = Field(default=None, description="HMAC key for PII columns.")
+    seed: int = Field(default=42, description="Seed for every random choice.")
+    environment: Literal["demo", "production"] = Field(
+        default="demo", description="production refuses to run without SEGMENTS_PII_KEY."
+    )
+    project_dir: Path = Field(default=PROJECT_DIR, description="Where warehouse/ and expectations/ live.")
+    date_floor: date = Field(default=date(2000, 1, 1), description="No valid event is older.")
+    min_customers: int = Field(default=50, description="Refuse to train on fewer customers.")
+    min_history_days: int = Field(default=90, description="Refuse to train on less history.")
+    retrain_every_days: int = Field(default=7, description="retrain=auto refits this often.")
+    threads: int | None = Field(default=None, description="DuckDB threads (None: all cores).")
+    memory_limit: str | None = Field(default=None, description="DuckDB memory_limit, e.g. '2GB'.")
+
+    def model_post_init(self, __context: object) -> None:
+        """Anchor a relative home to an absolute path once, so tasks agree on it."""
+        self.home = self.home.expanduser().resolve()
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def serving_path(self) -> Path:
+        return self.home / "serving.duckdb"
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.home / "lake"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.home / "exports"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def sql_dir(self) -> Path:
+        return self.project_dir / "warehouse"
+
+    @property
+    def expectations_dir(self) -> Path:
+        return self.project_dir / "expectations"

@@ -1,0 +1,46 @@
+-- Grain: one row per (customer_id, invoice_id, invoice_date) for lines invoiced before $as_of.
+-- The order-level base of every transaction feature and the only feature model that reads
+-- staging.stg_transactions, so the point-in-time cut and the customer filter live in one place.
+-- (An invoice whose lines straddle midnight gives one row per day, as lifetimes would see it.)
+with
+
+transactions as (
+    select * from staging.stg_transactions
+),
+
+lines as (
+    select
+        customer_id,
+        invoice_id,
+        invoiced_at,
+        country,
+        line_revenue_gbp,
+        -- a return is a cancellation invoice ('C...') or any negative quantity (a stock
+        -- adjustment keyed to a customer); every other line is a purchase, free items included
+        (is_cancellation or quantity < 0) as is_return_line
+    from transactions
+    -- point in time: $as_of is exclusive, nothing invoiced on or after it is known yet
+    where invoiced_at < cast($as_of as date)
+        -- guest lines (no customer) stay in staging for product analysis, not here
+        and customer_id is not null
+),
+
+final as (
+    select
+        customer_id,
+        invoice_id,
+        cast(invoiced_at as date) as invoice_date,
+        min(invoiced_at) as invoiced_at,
+        -- the shipping country of the invoice (one per invoice in practice)
+        max(country) as country,
+        -- an invoice-day is a purchase when it holds at least one purchase line
+        bool_or(not is_return_line) as is_purchase,
+        coalesce(sum(line_revenue_gbp) filter (where not is_return_line), 0) as purchase_gbp,
+        -- returns as a positive amount, so return_rate reads naturally
+        coalesce(-sum(line_revenue_gbp) filter (where is_return_line), 0) as returned_gbp,
+        sum(line_revenue_gbp) as net_revenue_gbp
+    from lines
+    group by customer_id, invoice_id, cast(invoiced_at as date)
+)
+
+select * from final

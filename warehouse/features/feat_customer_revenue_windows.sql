@@ -1,0 +1,52 @@
+-- Grain: one row per customer_id in feat_customer_rfm.
+-- Net revenue (purchases minus returns) in trailing windows that end the day before $as_of:
+-- the last N days are as_of - N .. as_of - 1.
+with
+
+orders as (
+    select * from features.feat_customer_orders
+),
+
+purchasers as (
+    select customer_id from features.feat_customer_rfm
+),
+
+windows as (
+    select
+        customer_id,
+        coalesce(sum(net_revenue_gbp) filter (where invoice_date >= cast($as_of as date) - 30),
+            0.0) as revenue_30d_gbp,
+        coalesce(sum(net_revenue_gbp) filter (where invoice_date >= cast($as_of as date) - 90),
+            0.0) as revenue_90d_gbp,
+        coalesce(sum(net_revenue_gbp) filter (where invoice_date >= cast($as_of as date) - 365),
+            0.0) as revenue_365d_gbp,
+        -- the quarter before the last one: as_of - 180 .. as_of - 91
+        coalesce(sum(net_revenue_gbp) filter (
+            where invoice_date >= cast($as_of as date) - 180
+                and invoice_date < cast($as_of as date) - 90), 0.0) as revenue_prior_90d_gbp
+    from orders
+    -- only the last 365 days matter here
+    where invoice_date >= cast($as_of as date) - 365
+    group by customer_id
+),
+
+final as (
+    select
+        purchasers.customer_id,
+        coalesce(windows.revenue_30d_gbp, 0.0) as revenue_30d_gbp,
+        coalesce(windows.revenue_90d_gbp, 0.0) as revenue_90d_gbp,
+        coalesce(windows.revenue_365d_gbp, 0.0) as revenue_365d_gbp,
+        coalesce(windows.revenue_prior_90d_gbp, 0.0) as revenue_prior_90d_gbp,
+        -- last quarter against the one before, scaled by their total size so it stays in
+        -- [-1, 1]: +1 all revenue is new, -1 it stopped, 0 flat (or no revenue in either)
+        case
+            when abs(coalesce(windows.revenue_90d_gbp, 0.0))
+                + abs(coalesce(windows.revenue_prior_90d_gbp, 0.0)) = 0 then 0.0
+            else (windows.revenue_90d_gbp - windows.revenue_prior_90d_gbp)
+                / (abs(windows.revenue_90d_gbp) + abs(windows.revenue_prior_90d_gbp))
+        end as revenue_trend_qoq
+    from purchasers
+    left join windows on purchasers.customer_id = windows.customer_id
+)
+
+select * from final

@@ -1,0 +1,65 @@
+-- Grain: one row per customer_id with at least one purchase before $as_of.
+-- Recency, frequency and monetary value plus the ratios built from them.
+with
+
+orders as (
+    select * from features.feat_customer_orders
+),
+
+per_customer as (
+    select
+        customer_id,
+        min(invoice_date) filter (where is_purchase) as first_purchase_date,
+        max(invoice_date) filter (where is_purchase) as last_purchase_date,
+        -- frequency counts purchase invoices; cancellation invoices are returns, not orders
+        count(distinct invoice_id) filter (where is_purchase) as frequency,
+        -- monetary is net: purchases minus every return booked before as_of, even a return
+        -- of goods bought before the data starts
+        sum(net_revenue_gbp) as monetary_gbp,
+        sum(purchase_gbp) as gross_purchase_gbp,
+        sum(returned_gbp) as returned_gbp,
+        -- where the customer last bought: the fallback when the customer table has no country
+        arg_max(country, invoiced_at) filter (where is_purchase) as last_purchase_country
+    from orders
+    group by customer_id
+),
+
+purchasers as (
+    -- customers with only returns before as_of have no recency or tenure: not in the features
+    select * from per_customer
+    where frequency > 0
+),
+
+final as (
+    select
+        customer_id,
+        first_purchase_date,
+        last_purchase_date,
+        -- whole days from the last purchase day to as_of: 1 means bought the day before
+        cast(date_diff('day', last_purchase_date, cast($as_of as date)) as integer)
+            as recency_days,
+        cast(frequency as integer) as frequency,
+        monetary_gbp,
+        gross_purchase_gbp,
+        returned_gbp,
+        last_purchase_country,
+        -- net value per purchase invoice (same basis as monetary_gbp)
+        monetary_gbp / frequency as avg_order_value_gbp,
+        cast(date_diff('day', first_purchase_date, cast($as_of as date)) as integer)
+            as tenure_days,
+        -- purchase invoices per average month (365.25 / 12 days); a tenure under a month
+        -- counts as one month so a first-week buyer does not score 30 purchases a month
+        frequency / (greatest(date_diff('day', first_purchase_date, cast($as_of as date)),
+                              365.25 / 12) / (365.25 / 12)) as purchases_per_month,
+        -- share of gross purchase value returned, capped at 1: a return of goods bought
+        -- before the data starts could otherwise push it above 1
+        case
+            when gross_purchase_gbp > 0 then least(returned_gbp / gross_purchase_gbp, 1.0)
+            -- only free items bought: any return is all of it
+            when returned_gbp > 0 then 1.0
+            else 0.0
+        end as return_rate
+    from purchasers
+)
+
+select * from final

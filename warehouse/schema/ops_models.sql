@@ -1,0 +1,83 @@
+-- Grain: one trained model version. status: champion (scores customers) | challenger | retired.
+create table if not exists ops.model_registry (
+    model_version varchar primary key,
+    trained_at timestamp not null,
+    run_id varchar,
+    as_of date,
+    feature_set varchar not null,
+    algorithm varchar not null,
+    params json,
+    k integer not null,
+    metrics json,
+    backtest json,
+    training_rows bigint,
+    training_checksum varchar,
+    artifact_path varchar not null,
+    status varchar not null,
+    reason varchar,
+    promoted_at timestamp
+);
+
+-- Grain: one candidate (algorithm x parameters) evaluated in one training run.
+create table if not exists ops.model_candidates (
+    run_id varchar not null,
+    model_version varchar not null,
+    algorithm varchar not null,
+    params json,
+    k integer,
+    silhouette double,
+    davies_bouldin double,
+    calinski_harabasz double,
+    wcss double,
+    bic double,
+    noise_share double,
+    smallest_share double,
+    stability double,
+    fit_seconds double,
+    is_knee boolean,
+    passed_gates boolean,
+    chosen boolean,
+    recorded_at timestamp not null
+);
+
+-- Grain: one customer scored in one run (the input of marts.customer_segments).
+create table if not exists ops.scores (
+    run_id varchar not null,
+    as_of date not null,
+    customer_id varchar not null,
+    segment_id integer not null,
+    segment_name varchar not null,
+    model_version varchar not null,
+    primary key (run_id, customer_id)
+);
+
+-- Grain: one segment of one model version: its stable id, name and suggested action.
+create table if not exists ops.segment_catalog (
+    model_version varchar not null,
+    segment_id integer not null,
+    segment_name varchar not null,
+    description varchar,
+    action varchar,
+    centroid json,
+    primary key (model_version, segment_id)
+);
+
+-- Grain: one backtest of one model version (or the RFM baseline) at one cutoff.
+create table if not exists ops.backtests (
+    model_version varchar not null,
+    run_id varchar,
+    cutoff date not null,
+    horizon_days integer not null,
+    method varchar not null,
+    segment_id integer,
+    segment_name varchar,
+    customers bigint,
+    retention double,
+    revenue_per_customer_gbp double,
+    avg_order_value_gbp double,
+    purchases_per_customer double,
+    conversion double,
+    explained_variance double,
+    retention_spread double,
+    recorded_at timestamp not null
+);
