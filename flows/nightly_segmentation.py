@@ -6,7 +6,9 @@ from typing import Any
 
 from prefect import flow, runtime
 
-from flows.params import NightlyParams
+from flows.hooks import record_failure, run_id_of
+from flows.params import NightlyParams, param
+from segments.locks import warehouse_lock
 from segments.runs import record_stage
 from segments.settings import Settings
 from tasks.cluster import fit_candidates, score_customers_task
@@ -20,32 +22,26 @@ from tasks.warehouse import prepare_warehouse_task
 STAGING_SUITES = ["stg_transactions", "stg_customers", "stg_events"]
 
 
-def make_run_id() -> str:
-    """Short, unique, and traceable to the Prefect flow run that made it."""
-    flow_run_id = runtime.flow_run.id
-    return str(flow_run_id).replace("-", "")[:12] if flow_run_id else "local"
-
-
 def run_name() -> str:
     """Run names carry the as_of, so the Prefect UI list reads as a calendar."""
-    params = runtime.flow_run.parameters.get("params")
-    if isinstance(params, dict):
-        params = NightlyParams.model_validate(params)
-    return f"nightly-{(params or NightlyParams()).resolved_as_of().isoformat()}"
+    as_of = param(runtime.flow_run.parameters, "as_of")
+    return f"nightly-{as_of or NightlyParams().resolved_as_of()}"
 
 
-@flow(name="nightly_segmentation", log_prints=True, flow_run_name=run_name)
+@flow(name="nightly_segmentation", log_prints=True, flow_run_name=run_name,
+      on_failure=[record_failure], on_crashed=[record_failure])
 def nightly_segmentation(params: NightlyParams | None = None) -> dict[str, Any]:
-    """Run the whole pipeline once for one as_of date."""
+    """Run the whole pipeline once for one as_of date; one run writes at a time."""
     params = params or NightlyParams()
     settings = Settings()
     as_of = params.resolved_as_of()
-    run_id = make_run_id()
-    prepare_warehouse_task(settings)
-    record_stage(settings, run_id, "run", "running", as_of=as_of,
-                 details=params.model_dump(mode="json"))
-    try:
-        dq = {"as_of": as_of, "date_floor": settings.date_floor}
+    run_id = run_id_of(runtime.flow_run)
+    with warehouse_lock(settings.home, run_id, timeout_s=settings.lock_timeout_seconds):
+        prepare_warehouse_task(settings)
+        record_stage(settings, run_id, "run", "running", as_of=as_of,
+                     details=params.model_dump(mode="json"))
+        dq = {"as_of": as_of, "date_floor": settings.date_floor, "run_id": run_id,
+              "feature_set": params.feature_set}
         summary: dict[str, Any] = {"run_id": run_id, "as_of": as_of.isoformat()}
         summary["ingest"] = ingest_landing_task(settings, run_id)
         validate(settings, STAGING_SUITES, run_id, "validate_staging", dq)
@@ -55,14 +51,9 @@ def nightly_segmentation(params: NightlyParams | None = None) -> dict[str, Any]:
                                           params.retrain, params.train_config(settings.seed))
         summary["score"] = score_customers_task(settings, run_id, as_of, params.feature_set)
         build_candidate_task(settings, run_id, as_of)
-        validate(settings, ["customer_segments"], run_id, "validate_segments",
-                 {**dq, "run_id": run_id})
+        validate(settings, ["customer_segments"], run_id, "validate_segments", dq)
         summary["publish"] = publish_segments_task(settings, run_id, as_of)
-    except Exception as exc:
-        record_stage(settings, run_id, "run", "failed", as_of=as_of,
-                     message=f"{type(exc).__name__}: {exc}"[:2000])
-        raise
-    summarise_run(settings, run_id, as_of, summary)
+        summarise_run(settings, run_id, as_of, summary)
     return summary
 
 

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Literal
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from segments.models import TrainConfig
 
 Algorithm = Literal["kmeans", "agglomerative", "gmm", "dbscan", "hdbscan"]
+FeatureSetName = Literal["retail", "demographic"]
+RetrainMode = Literal["auto", "always", "never"]
 
 
-class NightlyParams(BaseModel):
-    """What a data engineer may set when triggering the nightly run."""
+class _ModelParams(BaseModel):
+    """What every run that computes features and may train shares."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -21,10 +23,7 @@ class NightlyParams(BaseModel):
         default=None,
         description="Features use data strictly before this date. Empty: today (UTC).",
     )
-    retrain: Literal["auto", "always", "never"] = Field(
-        default="auto", description="auto: when no champion or it is older than the setting."
-    )
-    feature_set: Literal["retail", "demographic"] = Field(
+    feature_set: FeatureSetName = Field(
         default="retail", description="retail: behaviour and value; demographic: Mall-style."
     )
     algorithms: list[Algorithm] = Field(
@@ -34,7 +33,7 @@ class NightlyParams(BaseModel):
     k_max: int = Field(default=8, ge=2, le=30, description="Most segments marketing can use.")
 
     @model_validator(mode="after")
-    def _k_range(self) -> NightlyParams:
+    def _k_range(self) -> _ModelParams:
         if self.k_min > self.k_max:
             raise ValueError(f"k_min ({self.k_min}) must not exceed k_max ({self.k_max})")
         return self
@@ -46,3 +45,68 @@ class NightlyParams(BaseModel):
     def train_config(self, seed: int) -> TrainConfig:
         return TrainConfig(k_min=self.k_min, k_max=self.k_max, algorithms=self.algorithms,
                            seed=seed)
+
+
+class NightlyParams(_ModelParams):
+    """What a data engineer may set when triggering the nightly run."""
+
+    retrain: RetrainMode = Field(
+        default="auto", description="auto: when no champion or it is older than the setting."
+    )
+
+
+class RetrainParams(_ModelParams):
+    """Retrain-only run: fits more candidate families by default than the nightly run."""
+
+    algorithms: list[Algorithm] = Field(
+        default_factory=lambda: ["kmeans", "agglomerative", "gmm"], min_length=1
+    )
+
+
+class IngestParams(BaseModel):
+    """Load one source now."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(description="Built-in source name (e.g. online_retail) or mapping path.")
+    path: str = Field(description="File or folder to load (a path on the worker).")
+
+
+class BackfillParams(BaseModel):
+    """Run the nightly pipeline for every as_of in [start, end], every step_days."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: date
+    end: date
+    step_days: int = Field(default=7, ge=1, le=366)
+    retrain: RetrainMode = "auto"
+    feature_set: FeatureSetName = "retail"
+
+    @model_validator(mode="after")
+    def _range(self) -> BackfillParams:
+        if self.start > self.end:
+            raise ValueError(f"start ({self.start}) is after end ({self.end})")
+        if len(self.dates()) > 400:
+            raise ValueError("more than 400 runs: use a larger step_days or a shorter range")
+        return self
+
+    def dates(self) -> list[date]:
+        days = (self.end - self.start).days
+        return [self.start + timedelta(days=d) for d in range(0, days + 1, self.step_days)]
+
+
+class RollbackParams(BaseModel):
+    """Which registered model version becomes champion again."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model_version: str = Field(min_length=3, description="A version from ops.model_registry.")
+
+
+def param(parameters: dict[str, Any], key: str) -> Any:
+    """One field of the `params` flow parameter, whether Prefect holds a model or a dict."""
+    params = parameters.get("params")
+    if isinstance(params, BaseModel):
+        return getattr(params, key, None)
+    return (params or {}).get(key)

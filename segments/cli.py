@@ -97,6 +97,47 @@ def status() -> None:
     typer.echo(status_report(Settings()))
 
 
+@app.command("serve")
+def serve_cmd(
+    timezone: Annotated[str | None, typer.Option(help="IANA zone for every schedule.")] = None,
+) -> None:
+    """Serve every deployment of prefect.yaml, with schedules, from this process."""
+    _quiet_prefect()
+    from segments.serve import serve
+    from segments.settings import Settings
+
+    serve(Settings().project_dir, timezone)
+
+
+@app.command()
+def rollback(
+    model_version: Annotated[str, typer.Argument(help="A version from ops.model_registry.")],
+) -> None:
+    """Make an earlier model version the champion again."""
+    from segments.db import connect
+    from segments.settings import Settings
+    from tasks.cluster import rollback_model
+
+    with connect(Settings()) as con:
+        result = rollback_model(con, model_version)
+    typer.echo(f"champion is now {result['champion']} (was {result['previous_champion']})")
+
+
+@app.command()
+def backfill(
+    start: Annotated[str, typer.Argument(help="First as_of, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Argument(help="Last as_of, YYYY-MM-DD.")],
+    step_days: Annotated[int, typer.Option(help="Days between runs.")] = 7,
+) -> None:
+    """Run the nightly pipeline for a range of as_of dates."""
+    _quiet_prefect()
+    from flows.backfill_segments import backfill_segments
+    from flows.params import BackfillParams
+
+    results = backfill_segments(BackfillParams(start=start, end=end, step_days=step_days))
+    typer.echo(f"{len(results)} runs published")
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app()

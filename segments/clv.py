@@ -22,6 +22,7 @@ lt_frequency, lt_recency_days, lt_t_days, lt_monetary_gbp), in days.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,24 +73,49 @@ class ClvFit:
     gamma_gamma: GammaGammaParams | None
 
 
-def _minimize(nll, x0: np.ndarray, seed: int, restarts: int = 4) -> np.ndarray:
-    """L-BFGS-B on log-parameters; seeded random restarts only if the first start fails."""
+# Log-parameters of the rescaled data stay within +-LOG_BOUND: a parameter at the bound means
+# the data do not identify it (e.g. no sign of dropout sends a and b to infinity); the
+# predictions are still those of the limiting model, and the fit stays fast and finite.
+LOG_BOUND = 12.0
+
+
+def _minimize(
+    nll: Callable[[np.ndarray], float], size: int, seed: int, restarts: int = 3
+) -> np.ndarray:
+    """L-BFGS-B on bounded log-parameters from 0; seeded restarts only if that start fails."""
     rng = np.random.default_rng(seed)
+    bounds = [(-LOG_BOUND, LOG_BOUND)] * size
     best = None
     for attempt in range(restarts + 1):
-        start = x0 if attempt == 0 else x0 + rng.normal(0.0, 1.0, size=x0.shape)
-        result = minimize(
-            nll, start, method="L-BFGS-B", options={"ftol": 1e-14, "gtol": 1e-9, "maxiter": 10_000}
-        )
+        start = np.zeros(size) if attempt == 0 else rng.uniform(-2.0, 2.0, size)
+        with np.errstate(all="ignore"):
+            result = minimize(
+                nll,
+                start,
+                method="L-BFGS-B",
+                bounds=bounds,
+                options={"ftol": 1e-13, "gtol": 1e-9, "maxiter": 5_000},
+            )
         if np.isfinite(result.fun) and (best is None or result.fun < best.fun):
             best = result
-        if best is not None and best.success:
+        # restart only when out of iterations or not finite; an ABNORMAL line search means no
+        # step improves the loss (a flat ridge toward a bound), which a restart does not change
+        if best is not None and (best.success or best.status == 2):
             break
-    if best is None or not np.all(np.isfinite(best.x)):
-        raise RuntimeError("CLV fit did not converge; check the summary for degenerate data")
+    if best is None:
+        raise RuntimeError("CLV fit failed from every start; check the summary for bad rows")
     if not best.success:
-        log.warning("CLV fit stopped without convergence: %s", best.message)
+        log.info(
+            "CLV fit ended without strict convergence (%s): %s",
+            best.message,
+            np.round(np.exp(best.x), 4),
+        )
     return best.x
+
+
+def _finite(value: float) -> float:
+    """Keep the optimiser's line search away from overflow (inf/nan -> a huge loss)."""
+    return value if np.isfinite(value) else 1e100
 
 
 def _condense(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
@@ -117,9 +143,17 @@ def bgnbd_log_likelihood(
 
 
 def fit_bgnbd(
-    frequency: np.ndarray, recency: np.ndarray, t: np.ndarray, seed: int = 42
+    frequency: np.ndarray,
+    recency: np.ndarray,
+    t: np.ndarray,
+    seed: int = 42,
+    penalizer: float = 0.0,
 ) -> BgNbdParams:
-    """Maximum-likelihood BG/NBD on (x, t_x, T); time is rescaled for conditioning."""
+    """Maximum-likelihood BG/NBD on (x, t_x, T); time is rescaled for conditioning.
+
+    penalizer: L2 penalty on the (rescaled) parameters, as lifetimes' penalizer_coef; 0 gives
+    the plain MLE (the published estimates).
+    """
     frequency, recency, t = (np.asarray(v, dtype=float) for v in (frequency, recency, t))
     if len(t) == 0 or not np.any(frequency > 0):
         raise ValueError("BG/NBD needs at least one repeat buyer; no lt_frequency > 0")
@@ -131,13 +165,13 @@ def fit_bgnbd(
     total = weights.sum()
 
     def nll(log_params: np.ndarray) -> float:
-        r, alpha, a, b = np.exp(log_params)
-        ll = bgnbd_log_likelihood(r, alpha, a, b, x, t_x, big_t)
-        return -float(np.dot(weights, ll)) / total
+        params = np.exp(log_params)
+        ll = bgnbd_log_likelihood(*params, x, t_x, big_t)
+        return _finite(-float(np.dot(weights, ll)) / total + penalizer * float(params @ params))
 
-    r, alpha, a, b = np.exp(_minimize(nll, np.zeros(4), seed))
+    r, alpha, a, b = np.exp(_minimize(nll, 4, seed))
     alpha /= scale
-    # report the log-likelihood of the data in days, as published (FHL: -9582.4 on CDNOW weeks)
+    # the log-likelihood in the summary's own time unit (FHL report -9582.4 on CDNOW, weeks)
     ll = float(
         np.dot(weights, bgnbd_log_likelihood(r, alpha, a, b, x, t_x / scale, big_t / scale))
     )
@@ -206,9 +240,13 @@ def gamma_gamma_log_likelihood(
 
 
 def fit_gamma_gamma(
-    frequency: np.ndarray, monetary: np.ndarray, seed: int = 42
+    frequency: np.ndarray, monetary: np.ndarray, seed: int = 42, penalizer: float = 0.0
 ) -> GammaGammaParams:
-    """Maximum-likelihood Gamma-Gamma on repeat buyers with a positive mean spend."""
+    """Maximum-likelihood Gamma-Gamma on repeat buyers with a positive mean spend.
+
+    Fails (ValueError) when it cannot give a finite population mean spend (q <= 1) or has
+    too few repeat buyers; fit_clv then falls back to the plain mean repeat spend.
+    """
     frequency, monetary = np.asarray(frequency, dtype=float), np.asarray(monetary, dtype=float)
     keep = (frequency > 0) & (monetary > 0)
     if keep.sum() < MIN_REPEAT_CUSTOMERS:
@@ -222,10 +260,13 @@ def fit_gamma_gamma(
     total = weights.sum()
 
     def nll(log_params: np.ndarray) -> float:
-        p, q, v = np.exp(log_params)
-        return -float(np.dot(weights, gamma_gamma_log_likelihood(p, q, v, x, m))) / total
+        params = np.exp(log_params)
+        ll = gamma_gamma_log_likelihood(*params, x, m)
+        return _finite(-float(np.dot(weights, ll)) / total + penalizer * float(params @ params))
 
-    p, q, v = np.exp(_minimize(nll, np.zeros(3), seed))
+    p, q, v = np.exp(_minimize(nll, 3, seed))
+    if q <= 1:
+        raise ValueError(f"Gamma-Gamma fit has q = {q:.3g} <= 1: no finite mean spend")
     v /= scale
     ll = float(np.dot(weights, gamma_gamma_log_likelihood(p, q, v, x, m / scale)))
     return GammaGammaParams(p=float(p), q=float(q), v=float(v), log_likelihood=ll)
@@ -270,12 +311,16 @@ def fit_clv(
     horizon_months: int = 12,
     monthly_discount_rate: float = 0.01,
     seed: int = 42,
+    penalizer: float = 0.0,
 ) -> ClvFit:
     """Fit BG/NBD + Gamma-Gamma on the lifetimes summary and predict CLV over the horizon.
 
     summary: one row per customer with SUMMARY_COLUMNS (e.g. read from
     features.customer_features). Returns per customer: expected_purchases_horizon, p_alive,
     expected_avg_value_gbp, clv_gbp (gross of returns: lifetimes' monetary is purchase value).
+    horizon_months are months of 30 days (lifetimes' convention); the discount rate is monthly.
+    penalizer: L2 penalty for both fits (as lifetimes' penalizer_coef; try 0.001-0.1 when a
+    small or odd customer base will not converge).
     """
     missing = set(SUMMARY_COLUMNS) - set(summary.columns)
     if missing:
@@ -285,12 +330,14 @@ def fit_clv(
     big_t = summary["lt_t_days"].to_numpy(dtype=float)
     m = summary["lt_monetary_gbp"].to_numpy(dtype=float)
 
-    bgnbd = fit_bgnbd(x, t_x, big_t, seed=seed)
+    bgnbd = fit_bgnbd(x, t_x, big_t, seed=seed, penalizer=penalizer)
     try:
-        gamma_gamma: GammaGammaParams | None = fit_gamma_gamma(x, m, seed=seed)
+        gamma_gamma: GammaGammaParams | None = fit_gamma_gamma(
+            x, m, seed=seed, penalizer=penalizer
+        )
         value = expected_average_value(gamma_gamma, x, m)
     except ValueError as error:
-        # too few repeat buyers to fit spend: every customer gets the plain mean repeat spend
+        # spend not identified (too few repeat buyers, q <= 1): the plain mean repeat spend
         log.warning("Gamma-Gamma not fitted (%s); using the mean repeat spend", error)
         gamma_gamma = None
         positive = m[(x > 0) & (m > 0)]

@@ -16,21 +16,16 @@ import numpy as np
 
 from segments.demo_catalogue import PERSONAS
 from segments.demo_events import plan_sessions, write_events
+from segments.demo_lines import transaction_faults, write_transactions
 from segments.demo_people import Window, active_span, sample_people, signup_bounds, write_customers
-from segments.demo_sales import (
-    GUEST_SHARE,
-    build_catalogue,
-    plan_invoices,
-    transaction_faults,
-    write_transactions,
-)
+from segments.demo_sales import GUEST_SHARE, build_catalogue, plan_invoices
 
 DEFAULT_CUSTOMERS = 2_000
 MIN_CUSTOMERS = 10
 MIN_LINES = 200
 MIN_LINES_PER_CUSTOMER = 2.0
 # seed streams: one per stage, so a change in one stage does not reshuffle the others
-_CUSTOMERS, _CATALOGUE, _INVOICES, _SESSIONS, _DETAILS = range(1, 6)
+_CUSTOMERS, _CATALOGUE, _INVOICES, _SESSIONS, _DETAILS, _LINES, _EVENTS = range(1, 8)
 
 
 def generate_demo(
@@ -60,18 +55,24 @@ def generate_demo(
     scale = float(np.sqrt(customer_lines / (n_customers * expected)))
 
     people = sample_people(_rng(seed, _CUSTOMERS), n_customers, window)
-    invoices = plan_invoices(_rng(seed, _INVOICES), people, window, customer_lines,
-                             good_lines - customer_lines, scale)
+    invoices = plan_invoices(
+        _rng(seed, _INVOICES), people, window, customer_lines, good_lines - customer_lines, scale
+    )
     sessions = plan_sessions(_rng(seed, _SESSIONS), people, invoices, window, scale)
     details = _rng(seed, _DETAILS)  # demographics and where the bad rows go
     out_dir = Path(out_dir)
     counts = write_customers(out_dir / "demo_customers" / "customers.csv", details, people, window)
     counts |= write_transactions(
-        out_dir / "demo_transactions" / "transactions.csv.gz", seed, invoices,
-        build_catalogue(_rng(seed, _CATALOGUE)), people, details,
+        out_dir / "demo_transactions" / "transactions.csv.gz",
+        (seed, _LINES),
+        invoices,
+        build_catalogue(_rng(seed, _CATALOGUE)),
+        people,
+        details,
     )
-    counts |= write_events(out_dir / "demo_events" / "events.csv.gz", seed, sessions, people,
-                           details)
+    counts |= write_events(
+        out_dir / "demo_events" / "events.csv.gz", (seed, _EVENTS), sessions, people, details
+    )
     return counts
 
 

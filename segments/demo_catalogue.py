@@ -33,30 +33,160 @@ class Persona:
 # Shares follow the brief; rates are tuned so the mix averages about 100 lines per customer
 # (guest lines included) over a two-year window. `expected_lines_per_customer` recomputes it.
 PERSONAS: tuple[Persona, ...] = (
-    Persona("champion", 0.05, 16.0, 3.0, 18.0, 2.0, 0.3, (-1000, 0.0), (-30, 0.0), 1.0,
-            42, 1.5, 14.0, (0.30, 0.50, 0.15, 0.05)),
-    Persona("loyal", 0.15, 7.0, 2.5, 13.0, 1.3, 0.0, (-900, 0.0), (0, 0.3), 1.0,
-            50, 1.15, 7.0, (0.40, 0.30, 0.25, 0.05)),
-    Persona("big_ticket", 0.10, 2.0, 1.5, 12.0, 4.0, 0.8, (-1000, 0.0), (0, 0.7), 1.0,
-            48, 1.8, 3.0, (0.60, 0.15, 0.10, 0.15)),
-    Persona("regular", 0.20, 4.0, 1.5, 10.0, 1.0, 0.0, (-800, 0.0), (0, 0.8), 1.0,
-            40, 1.0, 4.0, (0.50, 0.25, 0.10, 0.15)),
-    Persona("new", 0.10, 14.0, 2.0, 8.0, 1.0, 0.0, (-90, 1.0), (0, 1.0), 1.0,
-            31, 0.9, 20.0, (0.35, 0.25, 0.05, 0.35)),
-    Persona("lapsed", 0.20, 5.0, 1.5, 10.0, 1.0, 0.0, (-700, 0.0), (0, 0.3), 0.5,
-            45, 0.95, 3.0, (0.50, 0.20, 0.15, 0.15)),
-    Persona("one_timer", 0.10, 0.0, 1.0, 6.0, 1.0, -0.2, (-300, 0.0), (0, 1.0), 1.0,
-            36, 0.85, 1.5, (0.50, 0.10, 0.05, 0.35), one_purchase=True),
-    Persona("browser", 0.05, 0.0, 1.0, 1.0, 1.0, 0.0, (-365, 0.0), (0, 1.0), 1.0,
-            29, 0.8, 6.0, (0.40, 0.30, 0.05, 0.25)),
+    Persona(
+        name="champion",
+        share=0.05,
+        invoices_per_year=16.0,
+        dispersion=3.0,
+        basket_lines=18.0,
+        quantity_scale=2.0,
+        price_tilt=0.3,
+        signup_from=(-1000, 0.0),
+        signup_to=(-30, 0.0),
+        active_until=1.0,
+        age_mean=42,
+        income_scale=1.5,
+        sessions_per_year=14.0,
+        channels=(0.3, 0.5, 0.15, 0.05),
+    ),
+    Persona(
+        name="loyal",
+        share=0.15,
+        invoices_per_year=7.0,
+        dispersion=2.5,
+        basket_lines=13.0,
+        quantity_scale=1.3,
+        price_tilt=0.0,
+        signup_from=(-900, 0.0),
+        signup_to=(0, 0.3),
+        active_until=1.0,
+        age_mean=50,
+        income_scale=1.15,
+        sessions_per_year=7.0,
+        channels=(0.4, 0.3, 0.25, 0.05),
+    ),
+    Persona(
+        name="big_ticket",
+        share=0.1,
+        invoices_per_year=2.0,
+        dispersion=1.5,
+        basket_lines=12.0,
+        quantity_scale=4.0,
+        price_tilt=0.8,
+        signup_from=(-1000, 0.0),
+        signup_to=(0, 0.7),
+        active_until=1.0,
+        age_mean=48,
+        income_scale=1.8,
+        sessions_per_year=3.0,
+        channels=(0.6, 0.15, 0.1, 0.15),
+    ),
+    Persona(
+        name="regular",
+        share=0.2,
+        invoices_per_year=4.0,
+        dispersion=1.5,
+        basket_lines=10.0,
+        quantity_scale=1.0,
+        price_tilt=0.0,
+        signup_from=(-800, 0.0),
+        signup_to=(0, 0.8),
+        active_until=1.0,
+        age_mean=40,
+        income_scale=1.0,
+        sessions_per_year=4.0,
+        channels=(0.5, 0.25, 0.1, 0.15),
+    ),
+    Persona(
+        name="new",
+        share=0.1,
+        invoices_per_year=14.0,
+        dispersion=2.0,
+        basket_lines=8.0,
+        quantity_scale=1.0,
+        price_tilt=0.0,
+        signup_from=(-90, 1.0),
+        signup_to=(0, 1.0),
+        active_until=1.0,
+        age_mean=31,
+        income_scale=0.9,
+        sessions_per_year=20.0,
+        channels=(0.35, 0.25, 0.05, 0.35),
+    ),
+    Persona(
+        name="lapsed",
+        share=0.2,
+        invoices_per_year=5.0,
+        dispersion=1.5,
+        basket_lines=10.0,
+        quantity_scale=1.0,
+        price_tilt=0.0,
+        signup_from=(-700, 0.0),
+        signup_to=(0, 0.3),
+        active_until=0.5,
+        age_mean=45,
+        income_scale=0.95,
+        sessions_per_year=3.0,
+        channels=(0.5, 0.2, 0.15, 0.15),
+    ),
+    Persona(
+        name="one_timer",
+        share=0.1,
+        invoices_per_year=0.0,
+        dispersion=1.0,
+        basket_lines=6.0,
+        quantity_scale=1.0,
+        price_tilt=-0.2,
+        signup_from=(-300, 0.0),
+        signup_to=(0, 1.0),
+        active_until=1.0,
+        age_mean=36,
+        income_scale=0.85,
+        sessions_per_year=1.5,
+        channels=(0.5, 0.1, 0.05, 0.35),
+        one_purchase=True,
+    ),
+    Persona(
+        name="browser",
+        share=0.05,
+        invoices_per_year=0.0,
+        dispersion=1.0,
+        basket_lines=1.0,
+        quantity_scale=1.0,
+        price_tilt=0.0,
+        signup_from=(-365, 0.0),
+        signup_to=(0, 1.0),
+        active_until=1.0,
+        age_mean=29,
+        income_scale=0.8,
+        sessions_per_year=6.0,
+        channels=(0.4, 0.3, 0.05, 0.25),
+    ),
 )
 
 # Guest checkouts: no customer id, ordinary baskets, the whole window.
-GUEST = Persona("guest", 0.0, 0.0, 1.0, 12.0, 1.0, 0.0, (0, 0.0), (0, 1.0), 1.0,
-                40, 1.0, 0.0, (1.0, 0.0, 0.0, 0.0))
+GUEST = Persona(
+    name="guest",
+    share=0.0,
+    invoices_per_year=0.0,
+    dispersion=1.0,
+    basket_lines=12.0,
+    quantity_scale=1.0,
+    price_tilt=0.0,
+    signup_from=(0, 0.0),
+    signup_to=(0, 1.0),
+    active_until=1.0,
+    age_mean=40,
+    income_scale=1.0,
+    sessions_per_year=0.0,
+    channels=(1.0, 0.0, 0.0, 0.0),
+)
 
 CHANNELS: tuple[str, ...] = ("web", "app", "email", "ads")
 EVENT_TYPES: tuple[str, ...] = ("view", "cart", "purchase")
+
+# fmt: off
+# (the tables below are data: one row per line would only make them longer to read)
 
 # UCI Online Retail's countries, United Kingdom dominant.
 COUNTRIES: tuple[tuple[str, float], ...] = (
@@ -72,9 +202,10 @@ PACK_WEIGHTS: tuple[float, ...] = (0.22, 0.15, 0.08, 0.12, 0.13, 0.05, 0.05, 0.1
 # Shop hours 07:00-20:59, busiest around midday.
 SHOP_HOURS: tuple[int, ...] = tuple(range(7, 21))
 SHOP_HOUR_WEIGHTS: tuple[float, ...] = (1, 3, 6, 9, 11, 12, 11, 10, 8, 6, 4, 3, 2, 1)
-# Browsing peaks in the evening.
+# Browsing, hours 00-23, peaks in the evening.
 BROWSE_HOUR_WEIGHTS: tuple[float, ...] = (
-    1, 1, 1, 1, 1, 1, 2, 4, 6, 6, 6, 7, 8, 7, 6, 6, 6, 7, 9, 11, 12, 10, 6, 3)
+    1, 1, 1, 1, 1, 1, 2, 4, 6, 6, 6, 7, 8, 7, 6, 6, 6, 7, 9, 11, 12, 10, 6, 3,
+)
 
 FEMALE_NAMES: tuple[str, ...] = (
     "Olivia", "Amelia", "Isla", "Ava", "Emily", "Sophie", "Grace", "Mia", "Poppy", "Ella",
@@ -119,3 +250,4 @@ PRODUCT_ITEMS: tuple[tuple[str, float], ...] = (
     ("KEY RING", 0.65), ("HOOK", 1.25), ("SIGN", 2.55), ("DRAWER KNOB", 1.25),
     ("CHANDELIER", 24.95), ("CABINET", 39.95), ("TRAVEL CARD WALLET", 0.42),
 )
+# fmt: on

@@ -41,8 +41,9 @@ class Sessions:
         return self.views + self.carts + self.purchase
 
 
-def plan_sessions(rng: np.random.Generator, people: People, invoices: Invoices,
-                  window: Window, scale: float) -> Sessions:
+def plan_sessions(
+    rng: np.random.Generator, people: People, invoices: Invoices, window: Window, scale: float
+) -> Sessions:
     """Purchase sessions end on an invoice's time; browsing sessions fall in active spans."""
     bought = np.flatnonzero(~invoices.cancel & (invoices.customer >= 0))
     bought = bought[rng.random(len(bought)) < ONLINE_SHARE]
@@ -66,8 +67,9 @@ def plan_sessions(rng: np.random.Generator, people: People, invoices: Invoices,
     browse_carts = (rng.random(len(browser)) < 0.25).astype(np.int64)  # abandoned baskets
     browse_length = browse_views + browse_carts
     browse_duration = browse_length * 15 + rng.gamma(1.5, 120.0, len(browser)).astype(np.int64)
-    browse_start = (window.start_ts + day * 86_400 + hour * 3_600
-                    + rng.integers(0, 3_600, len(browser)))
+    browse_start = (
+        window.start_ts + day * 86_400 + hour * 3_600 + rng.integers(0, 3_600, len(browser))
+    )
     browse_start = np.minimum(browse_start, window.end_ts - 1 - browse_duration)
 
     customer = np.concatenate([buyer, browser])
@@ -83,14 +85,20 @@ def plan_sessions(rng: np.random.Generator, people: People, invoices: Invoices,
         duration=np.concatenate([buy_duration, browse_duration])[order],
         views=np.concatenate([buy_views, browse_views])[order],
         carts=np.concatenate([buy_carts, browse_carts])[order],
-        purchase=np.concatenate([np.ones(n_buy, np.int64), np.zeros(len(browser), np.int64)]
-                                )[order],
+        purchase=np.concatenate([np.ones(n_buy, np.int64), np.zeros(len(browser), np.int64)])[
+            order
+        ],
         channel=np.minimum(channel, len(CHANNELS) - 1)[order],
     )
 
 
-def write_events(path: Path, seed: int, sessions: Sessions, people: People,
-                 fault_rng: np.random.Generator) -> dict[str, int]:
+def write_events(
+    path: Path,
+    stream: tuple[int, int],
+    sessions: Sessions,
+    people: People,
+    fault_rng: np.random.Generator,
+) -> dict[str, int]:
     """Expand sessions into events chunk by chunk; three bad copies slip in after hosts."""
     counts = sessions.events
     first_event = np.concatenate([[0], np.cumsum(counts)])
@@ -104,17 +112,22 @@ def write_events(path: Path, seed: int, sessions: Sessions, people: People,
     customer_ids = code_strings("C", np.arange(1, people.count + 1), ID_WIDTH)
     with CsvSink(path, EVENT_HEADER) as sink:
         for chunk, (a, b) in enumerate(pairwise(chunk_bounds(first_event, CHUNK_EVENTS))):
-            rng = np.random.default_rng([seed, 11, chunk])
+            rng = np.random.default_rng([*stream, chunk])
             table = _chunk_events(rng, sessions, a, b, customer_ids)
             here = (fault_rows >= first_event[a]) & (fault_rows < first_event[b])
-            sink.write(table, after=[(int(fault_rows[i] - first_event[a]), faults[i])
-                                     for i in np.flatnonzero(here)])
+            sink.write(
+                table,
+                after=[
+                    (int(fault_rows[i] - first_event[a]), faults[i]) for i in np.flatnonzero(here)
+                ],
+            )
         rows = sink.rows
     return {"events": rows, "bad_events": len(faults)}
 
 
-def _chunk_events(rng: np.random.Generator, sessions: Sessions, a: int, b: int,
-                  customer_ids: pa.Array) -> pa.Table:
+def _chunk_events(
+    rng: np.random.Generator, sessions: Sessions, a: int, b: int, customer_ids: pa.Array
+) -> pa.Table:
     """Events of sessions a..b-1: views, then carts, then the purchase, strictly in time."""
     counts = sessions.events[a:b]
     session = np.repeat(np.arange(a, b), counts)
@@ -130,10 +143,12 @@ def _chunk_events(rng: np.random.Generator, sessions: Sessions, a: int, b: int,
     # adding the step keeps timestamps strictly increasing inside a session
     room = np.maximum(sessions.duration[session] - (length - 1), 0)
     offset = np.floor(fraction * room).astype(np.int64) + step
-    return pa.table({
-        "customer_id": take(customer_ids, sessions.customer[session]),
-        "session_id": take(code_strings("S", np.arange(a + 1, b + 1), 9), session - a),
-        "event_type": take(pa.array(EVENT_TYPES), kind),
-        "event_ts": timestamps(sessions.start[session] + offset),
-        "channel": take(pa.array(CHANNELS), sessions.channel[session]),
-    })
+    return pa.table(
+        {
+            "customer_id": take(customer_ids, sessions.customer[session]),
+            "session_id": take(code_strings("S", np.arange(a + 1, b + 1), 9), session - a),
+            "event_type": take(pa.array(EVENT_TYPES), kind),
+            "event_ts": timestamps(sessions.start[session] + offset),
+            "channel": take(pa.array(CHANNELS), sessions.channel[session]),
+        }
+    )

@@ -7,6 +7,7 @@ import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import numpy as np
 import pyarrow as pa
@@ -37,7 +38,7 @@ class CsvSink:
         self._write_line(list(header))
         self.rows = 0
 
-    def __enter__(self) -> CsvSink:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -114,6 +115,7 @@ def replaced(fields: list[str], index: int, value: str) -> list[str]:
 def chunk_bounds(first_row: np.ndarray, rows_per_chunk: int) -> list[int]:
     """Group indices whose rows start at first_row into chunks of about rows_per_chunk rows."""
     items = len(first_row) - 1
-    cuts = np.searchsorted(first_row[:-1], np.arange(rows_per_chunk, first_row[-1],
-                                                     rows_per_chunk))
+    cuts = np.searchsorted(
+        first_row[:-1], np.arange(rows_per_chunk, first_row[-1], rows_per_chunk)
+    )
     return np.unique(np.concatenate([[0], cuts, [items]])).tolist()

@@ -21,7 +21,13 @@ from segments.demo_catalogue import (
 from segments.demo_io import CsvSink, code_strings, dates, take
 
 CUSTOMER_HEADER = (
-    "customer_id", "name", "email", "gender", "birth_date", "annual_income", "country",
+    "customer_id",
+    "name",
+    "email",
+    "gender",
+    "birth_date",
+    "annual_income",
+    "country",
     "signup_date",
 )
 BROWSER = next(i for i, p in enumerate(PERSONAS) if p.name == "browser")
@@ -58,12 +64,12 @@ class Window:
         day = np.arange(self.start_day, self.start_day + self.days)
         weekday = (day + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
         weight = np.where(weekday == 5, 0.5, np.where(weekday == 6, 0.8, 1.0))
-        day_of_year = (day.astype("datetime64[D]") - day.astype("datetime64[D]").astype(
-            "datetime64[Y]")).astype(np.int64)
+        day_of_year = (
+            day.astype("datetime64[D]") - day.astype("datetime64[D]").astype("datetime64[Y]")
+        ).astype(np.int64)
         return weight * (1.0 + 0.6 * np.exp(-(((day_of_year - 325) / 22.0) ** 2)))
 
-    def sample_days(self, rng: np.random.Generator, lo: np.ndarray, hi: np.ndarray
-                    ) -> np.ndarray:
+    def sample_days(self, rng: np.random.Generator, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """One day in [lo, hi) per element, following day_weights (inverse CDF)."""
         cum = np.concatenate([[0.0], np.cumsum(self.day_weights())])
         x = cum[lo] + rng.random(len(lo)) * (cum[hi] - cum[lo])
@@ -164,23 +170,27 @@ def customer_table(rng: np.random.Generator, people: People, window: Window) -> 
     age = np.clip(rng.normal(persona_field("age_mean")[people.persona], 11.0), 18, 88)
     end_day = window.start_day + window.days - 1
     birth = end_day - np.floor(age * 365.25).astype(np.int64) - rng.integers(0, 365, rows)
-    log_income = (np.log(31_000 * persona_field("income_scale")[people.persona])
-                  + 0.01 * (np.clip(age, 18, 60) - 40))  # earnings rise into mid-life
+    log_income = np.log(31_000 * persona_field("income_scale")[people.persona]) + 0.01 * (
+        np.clip(age, 18, 60) - 40
+    )  # earnings rise into mid-life
     income = np.maximum(8_000, np.round(rng.lognormal(log_income, 0.45) / 100) * 100)
-    return pa.table({
-        "customer_id": code_strings("C", np.arange(1, rows + 1), ID_WIDTH),
-        "name": pc.binary_join_element_wise(first, last, " "),
-        "email": email,
-        "gender": take(pa.array(["F", "M"]), gender % 2, missing=gender == 2),
-        "birth_date": dates(birth),
-        "annual_income": pa.array(income.astype(np.int64)),
-        "country": take(pa.array([c for c, _ in COUNTRIES]), people.country),
-        "signup_date": dates(window.start_day + people.signup),
-    })
+    return pa.table(
+        {
+            "customer_id": code_strings("C", np.arange(1, rows + 1), ID_WIDTH),
+            "name": pc.binary_join_element_wise(first, last, " "),
+            "email": email,
+            "gender": take(pa.array(["F", "M"]), gender % 2, missing=gender == 2),
+            "birth_date": dates(birth),
+            "annual_income": pa.array(income.astype(np.int64)),
+            "country": take(pa.array([c for c, _ in COUNTRIES]), people.country),
+            "signup_date": dates(window.start_day + people.signup),
+        }
+    )
 
 
-def write_customers(path: Path, rng: np.random.Generator, people: People, window: Window
-                    ) -> dict[str, int]:
+def write_customers(
+    path: Path, rng: np.random.Generator, people: People, window: Window
+) -> dict[str, int]:
     """customers.csv: real customers in id order, then bad sign-ups, then one later update."""
     table = customer_table(rng, people, window)
     n = people.count

@@ -8,6 +8,7 @@ decides whether to stop with `raise_on_critical`. See docs/data-quality.md.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -19,12 +20,20 @@ import pandas as pd
 
 from segments.quality_gx import run_suite_gx
 from segments.quality_params import gx_parameters, suite_parameters
-from segments.quality_results import result_rows, write_results
+from segments.quality_results import COLUMNS, result_rows, write_results
 
+logger = logging.getLogger(__name__)
 SEVERITIES = ("critical", "warning")
 _RELATION = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
-_FAILURE_KEYS = ("suite", "relation", "expectation_type", "column_name", "observed_value",
-                 "unexpected_count", "severity")
+_FAILURE_KEYS = (
+    "suite",
+    "relation",
+    "expectation_type",
+    "column_name",
+    "observed_value",
+    "unexpected_count",
+    "severity",
+)
 
 
 class CriticalExpectationError(RuntimeError):
@@ -65,8 +74,10 @@ def load_suite(expectations_dir: Path, suite_name: str) -> dict[str, Any]:
     for number, expectation in enumerate(doc.get("expectations") or [], start=1):
         severity = (expectation.get("meta") or {}).get("severity")
         if severity not in SEVERITIES:
-            problems.append(f"expectation #{number} ({expectation.get('type')}): "
-                            f'"meta.severity" must be one of {SEVERITIES}, got {severity!r}')
+            problems.append(
+                f"expectation #{number} ({expectation.get('type')}): "
+                f'"meta.severity" must be one of {SEVERITIES}, got {severity!r}'
+            )
         if not isinstance(expectation.get("kwargs"), dict):
             problems.append(f'expectation #{number}: "kwargs" must be an object')
     if problems:
@@ -74,20 +85,35 @@ def load_suite(expectations_dir: Path, suite_name: str) -> dict[str, Any]:
     return doc
 
 
+def applies(meta: dict[str, Any], params: dict[str, Any]) -> bool:
+    """A suite listing `feature_sets` runs only for those (no transactions: no RFM checks)."""
+    wanted = meta.get("feature_sets")
+    return not wanted or params.get("feature_set") in (None, *wanted)
+
+
 def _records(frame: pd.DataFrame, written: list[dict[str, Any]]) -> list[dict]:
     records = []
     for index, row in frame.iterrows():
         record = {key: row[key] for key in _FAILURE_KEYS}
-        record["unexpected_count"] = (None if pd.isna(record["unexpected_count"])
-                                      else int(record["unexpected_count"]))
+        record["unexpected_count"] = (
+            None if pd.isna(record["unexpected_count"]) else int(record["unexpected_count"])
+        )
         record["why"] = written[index]["meta"].get("why", "")
         records.append(record)
     return records
 
 
-def validate_suite(con: duckdb.DuckDBPyConnection, suite_name: str, *, expectations_dir: Path,
-                   run_id: str, stage: str, params: dict[str, Any],
-                   docs_dir: Path | None = None, db_path: Path | None = None) -> SuiteOutcome:
+def validate_suite(
+    con: duckdb.DuckDBPyConnection,
+    suite_name: str,
+    *,
+    expectations_dir: Path,
+    run_id: str,
+    stage: str,
+    params: dict[str, Any],
+    docs_dir: Path | None = None,
+    db_path: Path | None = None,
+) -> SuiteOutcome:
     """Validate the relation a suite names, record every result, build Data Docs; never gates.
 
     Validation runs inside DuckDB (GX SQL datasource on a cursor of `con`), so nothing is
@@ -96,13 +122,40 @@ def validate_suite(con: duckdb.DuckDBPyConnection, suite_name: str, *, expectati
     started = time.perf_counter()
     doc = load_suite(expectations_dir, suite_name)
     relation = doc["meta"]["relation"]
-    parameters = suite_parameters(con, doc["meta"], params)
+    if not applies(doc["meta"], params):
+        logger.info(
+            "suite %s skipped: feature_set %r is not in its meta.feature_sets",
+            suite_name,
+            params.get("feature_set"),
+        )
+        return SuiteOutcome(
+            suite_name,
+            relation,
+            True,
+            [],
+            [],
+            pd.DataFrame(columns=COLUMNS),
+            None,
+            time.perf_counter() - started,
+        )
+    parameters = suite_parameters(con, doc["meta"], {"run_id": run_id, **params})
     suite_result, index = run_suite_gx(
-        con, doc, run_id=run_id, parameters=parameters, gx_params=gx_parameters(parameters),
-        docs_dir=Path(docs_dir) if docs_dir is not None else None, db_path=db_path,
+        con,
+        doc,
+        run_id=run_id,
+        parameters=parameters,
+        gx_params=gx_parameters(parameters),
+        docs_dir=Path(docs_dir) if docs_dir is not None else None,
+        db_path=db_path,
     )
-    frame = result_rows(suite_result, run_id=run_id, stage=stage, suite=suite_name,
-                        relation=relation, written=doc["expectations"])
+    frame = result_rows(
+        suite_result,
+        run_id=run_id,
+        stage=stage,
+        suite=suite_name,
+        relation=relation,
+        written=doc["expectations"],
+    )
     write_results(con, frame)
     failed = frame[~frame["success"]]
     critical = _records(failed[failed["severity"] == "critical"], doc["expectations"])
@@ -123,8 +176,10 @@ def describe(failure: dict[str, Any]) -> str:
     """One line naming suite, expectation (type + column) and what was observed."""
     column = f"(column={failure['column_name']})" if failure.get("column_name") else "()"
     why = f" [why: {failure['why']}]" if failure.get("why") else ""
-    return (f"{failure['suite']} ({failure['relation']}): {failure['expectation_type']}{column} "
-            f"observed {failure['observed_value']}{why}")
+    return (
+        f"{failure['suite']} ({failure['relation']}): {failure['expectation_type']}{column} "
+        f"observed {failure['observed_value']}{why}"
+    )
 
 
 def raise_on_critical(outcomes: list[SuiteOutcome]) -> None:

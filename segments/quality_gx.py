@@ -6,20 +6,21 @@ does no work and sends nothing anywhere.
 
 from __future__ import annotations
 
+import logging
 import os
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from segments.quality_sql import batch_sql, sample_rows, sql_text, validation_connection
+
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationSuiteValidationResult
     from great_expectations.data_context import EphemeralDataContext
 
 DOCS_SITE = "segments_dq"
-_SQL_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def gx_context(docs_dir: Path | None) -> EphemeralDataContext:
@@ -30,6 +31,9 @@ def gx_context(docs_dir: Path | None) -> EphemeralDataContext:
     """
     os.environ["GX_ANALYTICS_ENABLED"] = "false"  # before GX reads its config
     import great_expectations as gx
+
+    # GX has no DuckDB type module and says so once per type check; generic types are meant.
+    logging.getLogger("great_expectations.expectations.type_comparison").setLevel(logging.ERROR)
     from great_expectations.data_context.types.base import (
         DataContextConfig,
         InMemoryStoreBackendDefaults,
@@ -64,43 +68,6 @@ def gx_context(docs_dir: Path | None) -> EphemeralDataContext:
             }
         }
     return gx.get_context(project_config=config, mode="ephemeral")
-
-
-def sql_text(sql: str) -> str:
-    """Turn `$name` into `getvariable('name')`: values travel as DuckDB variables, not text."""
-    return _SQL_PARAM.sub(lambda m: f"getvariable('{m.group(1)}')", sql)
-
-
-def _sql_value(value: Any) -> Any:
-    """Values DuckDB can bind as a variable (lists and scalars pass as they are)."""
-    return value.isoformat() if isinstance(value, datetime) and value.tzinfo else value
-
-
-def validation_connection(con: duckdb.DuckDBPyConnection, variables: dict[str, Any]):
-    """A DB-API connection for SQLAlchemy that shares `con`'s database and sees our variables.
-
-    A second duckdb.connect() to the same file fails while `con` holds it with another
-    configuration (duckdb-engine adds a user agent), and SQLAlchemy's implicit ROLLBACK on
-    release wipes a result DuckDB has not yet fetched. So GX gets a cursor of `con` (same
-    database instance, own transaction state) wrapped to run in autocommit: validation only
-    reads, and each DuckDB statement is its own transaction.
-    """
-    from duckdb_engine import ConnectionWrapper
-
-    class _AutocommitWrapper(ConnectionWrapper):
-        def begin(self) -> None:
-            """No explicit transaction: DuckDB autocommits each read."""
-
-        def commit(self) -> None:
-            """Nothing to commit: validation never writes."""
-
-        def rollback(self) -> None:
-            """Nothing to roll back, and a ROLLBACK would drop a pending result."""
-
-    cursor = con.cursor()
-    for name, value in variables.items():
-        cursor.execute(f"set variable {name} = $value", {"value": _sql_value(value)})
-    return _AutocommitWrapper(cursor)
 
 
 def run_suite_gx(
@@ -138,8 +105,7 @@ def run_suite_gx(
     )
     schema, table = meta["relation"].split(".")
     if meta.get("batch_filter"):
-        query = f"select * from {schema}.{table} where {sql_text(meta['batch_filter'])}"
-        asset = datasource.add_query_asset(name=name, query=query)
+        asset = datasource.add_query_asset(name=name, query=batch_sql(meta))
     else:
         asset = datasource.add_table_asset(name=name, table_name=table, schema_name=schema)
     batch_definition = asset.add_batch_definition_whole_table("batch")
@@ -152,8 +118,10 @@ def run_suite_gx(
             kwargs["unexpected_rows_query"] = sql_text(kwargs["unexpected_rows_query"])
             doc["kwargs"] = kwargs
         try:
-            meta = {**doc.get("meta", {}), "number": number}  # maps results back to the JSON
-            config = ExpectationConfiguration(type=doc["type"], kwargs=doc["kwargs"], meta=meta)
+            numbered = {**doc.get("meta", {}), "number": number}  # maps results back to JSON
+            config = ExpectationConfiguration(
+                type=doc["type"], kwargs=doc["kwargs"], meta=numbered
+            )
             expectations.append(config.to_domain_obj())
         except Exception as error:  # GX would drop it silently; a typo must not pass
             raise ValueError(
@@ -178,5 +146,12 @@ def run_suite_gx(
         run_id=RunIdentifier(run_name=run_id, run_time=datetime.now(UTC)),
     )
     (suite_result,) = result.run_results.values()
+    for outcome in suite_result.results:
+        config = outcome.expectation_config
+        if config.type == "unexpected_rows_expectation" and not outcome.success:
+            query = config.kwargs["unexpected_rows_query"]
+            outcome.result.setdefault("details", {})["unexpected_rows"] = sample_rows(
+                con, query, meta, parameters
+            )
     index = docs_dir / "index.html" if docs_dir is not None else None
     return suite_result, index

@@ -38,8 +38,9 @@ def _as_utc(value: Any) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
-def load_band(con: duckdb.DuckDBPyConnection, entity: str, *, window: int, low: float,
-              high: float) -> dict[str, Any]:
+def load_band(
+    con: duckdb.DuckDBPyConnection, entity: str, *, window: int, low: float, high: float
+) -> dict[str, Any]:
     """Latest load of an entity and the line-count band its recent predecessors allow."""
     rows = con.execute(
         """
@@ -64,8 +65,9 @@ def load_band(con: duckdb.DuckDBPyConnection, entity: str, *, window: int, low: 
     }
 
 
-def suite_parameters(con: duckdb.DuckDBPyConnection, suite_meta: Mapping[str, Any],
-                     params: Mapping[str, Any]) -> dict[str, Any]:
+def suite_parameters(
+    con: duckdb.DuckDBPyConnection, suite_meta: Mapping[str, Any], params: Mapping[str, Any]
+) -> dict[str, Any]:
     """Merge suite defaults, flow params and derived values into one parameter dict.
 
     Flow params win over the suite's `meta.parameters` defaults, so a deployment can tune a
@@ -77,11 +79,13 @@ def suite_parameters(con: duckdb.DuckDBPyConnection, suite_meta: Mapping[str, An
     merged: dict[str, Any] = {**suite_meta.get("parameters", {}), **params}
     as_of = _as_date(merged["as_of"], "as_of")
     run_at = _as_utc(merged.get("run_at") or datetime.now(UTC))
+    date_floor = _as_date(merged["date_floor"], "date_floor")
     merged.update(
         as_of=as_of,
-        date_floor=_as_date(merged["date_floor"], "date_floor"),
+        date_floor=date_floor,
         run_at=run_at,
         run_date=run_at.date(),
+        max_recency_days=(as_of - date_floor).days,
     )
     if "freshness_days" in merged:
         merged["fresh_since"] = as_of - timedelta(days=int(merged["freshness_days"]))
@@ -103,10 +107,14 @@ def suite_parameters(con: duckdb.DuckDBPyConnection, suite_meta: Mapping[str, An
 
 
 def gx_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
-    """GX compares parameters in Python and renders them in Data Docs: pass ISO strings."""
+    """Parameters as GX wants them: every date or time as an ISO timestamp string.
+
+    GX parses ISO strings back into date or datetime and compares min with max in Python;
+    a date floor next to a datetime ceiling raises, so all temporal values are timestamps.
+    """
     out: dict[str, Any] = {}
     for name, value in parameters.items():
-        out[name] = value.isoformat(sep=" ") if isinstance(value, datetime) else (
-            value.isoformat() if isinstance(value, date) else value
-        )
+        if isinstance(value, date) and not isinstance(value, datetime):
+            value = datetime.combine(value, datetime.min.time())
+        out[name] = value.isoformat(sep=" ") if isinstance(value, datetime) else value
     return out

@@ -10,9 +10,20 @@ import duckdb
 import pandas as pd
 
 COLUMNS = [
-    "run_id", "stage", "suite", "relation", "expectation_type", "column_name", "kwargs",
-    "severity", "success", "observed_value", "unexpected_count", "unexpected_percent",
-    "element_count", "validated_at",
+    "run_id",
+    "stage",
+    "suite",
+    "relation",
+    "expectation_type",
+    "column_name",
+    "kwargs",
+    "severity",
+    "success",
+    "observed_value",
+    "unexpected_count",
+    "unexpected_percent",
+    "element_count",
+    "validated_at",
 ]
 _MAX_TEXT = 500
 _SAMPLE = 3
@@ -29,7 +40,9 @@ def _error(exception: dict[str, Any] | None) -> str | None:
         return None
     infos = [exception] if "raised_exception" in exception else list(exception.values())
     for info in infos:
-        if isinstance(info, dict) and (info.get("raised_exception") or info.get("exception_message")):
+        if isinstance(info, dict) and (
+            info.get("raised_exception") or info.get("exception_message")
+        ):
             lines = (info.get("exception_message") or "").strip().splitlines()
             return lines[-1] if lines else "expectation raised"
     return None
@@ -67,8 +80,15 @@ def _column(kwargs: dict[str, Any]) -> str | None:
     return None
 
 
-def result_rows(suite_result: Any, *, run_id: str, stage: str, suite: str,
-                relation: str, written: list[dict[str, Any]]) -> pd.DataFrame:
+def result_rows(
+    suite_result: Any,
+    *,
+    run_id: str,
+    stage: str,
+    suite: str,
+    relation: str,
+    written: list[dict[str, Any]],
+) -> pd.DataFrame:
     """One row per expectation, in the order the suite JSON lists them.
 
     `written` are the expectations as written in the JSON; GX's results carry the same
@@ -83,27 +103,38 @@ def result_rows(suite_result: Any, *, run_id: str, stage: str, suite: str,
     for number, doc in enumerate(written, start=1):
         outcome = by_number[number]
         result = dict(outcome.result or {})
-        kwargs = {k: v for k, v in outcome.expectation_config.kwargs.items()
-                  if k not in ("batch_id", "result_format")}
-        rows.append({
-            "run_id": run_id,
-            "stage": stage,
-            "suite": suite,
-            "relation": relation,
-            "expectation_type": doc["type"],
-            "column_name": _column(doc["kwargs"]),
-            "kwargs": json.dumps(kwargs, default=str, sort_keys=True),
-            "severity": doc["meta"]["severity"],
-            "success": bool(outcome.success),
-            "observed_value": observed_text(result, outcome.exception_info),
-            "unexpected_count": result.get("unexpected_count"),
-            "unexpected_percent": result.get("unexpected_percent"),
-            "element_count": result.get("element_count"),
-            "validated_at": validated_at,
-        })
+        kwargs = {
+            k: v
+            for k, v in outcome.expectation_config.kwargs.items()
+            if k not in ("batch_id", "result_format")
+        }
+        rows.append(
+            {
+                "run_id": run_id,
+                "stage": stage,
+                "suite": suite,
+                "relation": relation,
+                "expectation_type": doc["type"],
+                "column_name": _column(doc["kwargs"]),
+                "kwargs": json.dumps(kwargs, default=str, sort_keys=True),
+                "severity": doc["meta"]["severity"],
+                "success": bool(outcome.success),
+                "observed_value": observed_text(result, outcome.exception_info),
+                "unexpected_count": result.get("unexpected_count"),
+                "unexpected_percent": result.get("unexpected_percent"),
+                "element_count": result.get("element_count"),
+                "validated_at": validated_at,
+            }
+        )
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    return frame.astype({"unexpected_count": "Int64", "element_count": "Int64",
-                         "unexpected_percent": "Float64", "success": "bool"})
+    return frame.astype(
+        {
+            "unexpected_count": "Int64",
+            "element_count": "Int64",
+            "unexpected_percent": "Float64",
+            "success": "bool",
+        }
+    )
 
 
 def write_results(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> None:

@@ -1,18 +1,25 @@
-"""Read a source file into a scratch table of text columns plus its line number.
+"""Read a source file into a scratch relation of text columns plus its line number.
 
 DuckDB does the reading (streaming, no whole-file pandas load). Lines DuckDB cannot split
 into the expected fields come back as rejects with their line number, never dropped.
+Each reader fills the temp table `<table>_data`; `finish_scratch` puts the view `<table>`
+over it with `_line_number` and every mapped column (NULL when an optional one is absent).
 """
 
 from __future__ import annotations
 
-import hashlib
+import csv
+import gzip
+import zlib
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
+from segments.reader_formats import read_jsonl, read_xlsx, reject_raw
 from segments.sources import SourceMapping
+
+# DuckDB's CSV error types that mean "these bytes are not text in the declared encoding".
+_ENCODING_ERRORS = {"INVALID UNICODE", "INVALID ENCODING"}
 
 
 class FileUnreadableError(RuntimeError):
@@ -28,37 +35,38 @@ def detect_format(mapping: SourceMapping, path: Path) -> str:
         return "jsonl"
     if ".xlsx" in suffixes:
         return "xlsx"
+    if ".csv" in suffixes or ".tsv" in suffixes or ".txt" in suffixes:
+        return "csv"
     return mapping.format
 
 
-def read_into(con: duckdb.DuckDBPyConnection, mapping: SourceMapping, path: Path,
-              table: str, rejects_table: str) -> list[dict]:
-    """Create `table` (all varchar + _line_number) from the file; return rejected lines."""
+def read_into(
+    con: duckdb.DuckDBPyConnection, mapping: SourceMapping, path: Path, table: str
+) -> list[dict]:
+    """Create the scratch view `table` (varchar columns + _line_number); return rejected lines."""
     fmt = detect_format(mapping, path)
+    if path.stat().st_size == 0:
+        raise FileUnreadableError(f"{path}: the file is empty (0 bytes); export it again")
     if path.suffix.lower() == ".gz":
         check_gzip(path)
-    reader = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl,
-              "xlsx": _read_xlsx}[fmt]
+    reader = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": read_jsonl, "xlsx": read_xlsx}
     try:
-        rejects = reader(con, mapping, path, table, rejects_table)
+        rejects, first_line = reader[fmt](con, mapping, path, f"{table}_data")
     except FileUnreadableError:
         raise
-    except (duckdb.Error, OSError, ValueError, KeyError, EOFError) as exc:
+    except (duckdb.Error, OSError, ValueError, KeyError, EOFError, zlib.error) as exc:
+        encoding = mapping.csv.encoding if fmt == "csv" else "as expected"
         raise FileUnreadableError(
-            f"{path}: cannot be read as {fmt} ({_first_line(exc)}). Check that the file is "
-            f"complete (not truncated or corrupt), that its encoding is "
-            f"{mapping.csv.encoding if fmt == 'csv' else 'as expected'}, and that "
+            f"{path}: cannot be read as {fmt} ({first_line_of(exc)}). Check that the file is "
+            f"complete (not truncated or corrupt), that its encoding is {encoding}, and that "
             f"mapping '{mapping.name}' describes its format."
         ) from exc
-    _check_columns(con, mapping, path, table)
+    finish_scratch(con, mapping, str(path), table, first_line, rejects)
     return rejects
 
 
 def check_gzip(path: Path) -> None:
     """Decompress to the end: DuckDB reads a truncated gzip without noticing the lost tail."""
-    import gzip
-    import zlib
-
     try:
         with gzip.open(path, "rb") as handle:
             while handle.read(1 << 22):
@@ -70,159 +78,126 @@ def check_gzip(path: Path) -> None:
         ) from exc
 
 
-def _first_line(exc: Exception) -> str:
+def first_line_of(exc: Exception) -> str:
+    """The first line of an error, short enough for ops.loads.message."""
     return str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
 
 
-def _check_columns(con: duckdb.DuckDBPyConnection, mapping: SourceMapping, path: Path,
-                   table: str) -> None:
-    """Missing required columns fail the file; missing optional ones become empty."""
-    found = [r[0] for r in con.execute(f"describe {table}").fetchall()]
-    missing_required = [c.source for c in mapping.columns.values()
-                        if c.required and c.source not in found]
-    if missing_required:
+def finish_scratch(
+    con: duckdb.DuckDBPyConnection,
+    mapping: SourceMapping,
+    label: str,
+    table: str,
+    first_line: int | None,
+    rejects: list[dict],
+) -> None:
+    """Check the columns, then number the rows: the k-th row is the k-th line not rejected."""
+    data = f"{table}_data"
+    found = [r[0] for r in con.execute(f"describe {data}").fetchall()]
+    missing = [c.source for c in mapping.columns.values() if c.required and c.source not in found]
+    if missing:
         shown = [c for c in found if c != "_line_number"]
         raise FileUnreadableError(
-            f"{path}: missing required column(s) {missing_required}; the file has {shown}. "
+            f"{label}: missing required column(s) {missing}; the file has {shown}. "
             f"Fix the export or the column names in source mapping '{mapping.name}'."
         )
-    for column in mapping.columns.values():
-        if column.source not in found:
-            con.execute(f'alter table {table} add column "{column.source}" varchar')
-
-
-def _read_csv(con: duckdb.DuckDBPyConnection, mapping: SourceMapping, path: Path,
-              table: str, rejects_table: str) -> list[dict]:
-    opts = mapping.csv
-    encoding = opts.encoding.lower().replace("_", "-")
-    if encoding in {"latin1", "iso-8859-1"}:
-        encoding = "latin-1"
+    absent = [c.source for c in mapping.columns.values() if c.source not in found]
+    nulls = "".join(f', null::varchar as "{_esc(c)}"' for c in dict.fromkeys(absent))
+    if first_line is None:  # the reader numbered its rows itself
+        con.execute(f"create or replace temp view {table} as select *{nulls} from {data}")
+        return
+    # Rejected lines are not in the table: row k sits after every rejected line whose
+    # "gap ordinal" (line - first_line - rejects before it) is at most k. An ASOF join adds
+    # that count without an UPDATE over the whole table.
     con.execute(
-        f"create temp table {table} as select * from read_csv($path, all_varchar = true, "
-        "header = $header, delim = $delim, quote = $quote, escape = $escape, "
-        "encoding = $encoding, store_rejects = true, "
-        f"rejects_table = '{rejects_table}', rejects_scan = '{rejects_table}_scan', "
-        "compression = 'auto', null_padding = false, strict_mode = true)",
-        {"path": str(path), "header": opts.header, "delim": opts.delimiter, "quote": opts.quote,
-         "escape": opts.escape, "encoding": encoding},
+        "create or replace temp table _reject_gaps as select line - $first - "
+        "(row_number() over (order by line) - 1) as gap, row_number() over (order by line) "
+        "as n_before from (select unnest($lines::bigint[]) as line)",
+        {"first": first_line, "lines": sorted(r["line"] for r in rejects)},
+    )
+    first = int(first_line)
+    con.execute(
+        f"create or replace temp view {table} as select d.*{nulls}, d.rowid + {first} + "
+        "coalesce(g.n_before, 0) as _line_number "
+        f"from {data} d asof left join _reject_gaps g on d.rowid >= g.gap"
+        if rejects
+        else f"create or replace temp view {table} as select *{nulls}, rowid + {first} "
+        f"as _line_number from {data}"
+    )
+
+
+def _esc(name: str) -> str:
+    return name.replace('"', '""')
+
+
+def _encoding(name: str) -> str:
+    encoding = name.lower().replace("_", "-")
+    return {"latin1": "latin-1", "iso-8859-1": "latin-1", "utf8": "utf-8",
+            "utf-8-sig": "utf-8"}.get(encoding, encoding)
+
+
+def csv_columns(path: Path, mapping: SourceMapping) -> list[str]:
+    """Column names from the first line (DuckDB's column0... when there is no header).
+
+    Reading them ourselves lets DuckDB skip its sniffer, which gives up on a file whose
+    sample holds a broken quote instead of quarantining that one line.
+    """
+    opts = mapping.csv
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    encoding = "utf-8" if _encoding(opts.encoding) == "utf-8" else opts.encoding
+    with opener(path, "rt", encoding=encoding, errors="replace", newline="") as handle:
+        first = next(csv.reader(handle, delimiter=opts.delimiter, quotechar=opts.quote), [])
+    if not first:
+        raise FileUnreadableError(f"{path}: the first line is empty; nothing to read")
+    if opts.header:
+        return [name.strip().lstrip("\ufeff") or f"column{i}" for i, name in enumerate(first)]
+    width = len(str(len(first) - 1))
+    return [f"column{i:0{width}d}" for i in range(len(first))]
+
+
+def _read_csv(
+    con: duckdb.DuckDBPyConnection, mapping: SourceMapping, path: Path, table: str
+) -> tuple[list[dict], int]:
+    opts = mapping.csv
+    columns = {name: "VARCHAR" for name in csv_columns(path, mapping)}
+    con.execute(
+        f"create or replace temp table {table} as select * from read_csv($path, "
+        "columns = $columns, auto_detect = false, header = $header, delim = $delim, "
+        "quote = $quote, escape = $escape, encoding = $encoding, store_rejects = true, "
+        "rejects_table = '_rejects', rejects_scan = '_rejects_scan', compression = 'auto', "
+        "null_padding = false, strict_mode = true)",
+        {
+            "path": str(path),
+            "columns": columns,
+            "header": opts.header,
+            "delim": opts.delimiter,
+            "quote": opts.quote,
+            "escape": opts.escape,
+            "encoding": _encoding(opts.encoding),
+        },
     )
     rows = con.execute(
-        f"select line, error_type::varchar, error_message, csv_line from {rejects_table} "
-        "order by line"
+        "select line, first(error_type::varchar order by column_idx), "
+        "first(error_message order by column_idx), first(csv_line) from _rejects "
+        "group by line order by line"
     ).fetchall()
-    con.execute(f"drop table if exists {rejects_table}_scan")
-    has_pii = any(c.pii for c in mapping.columns.values())
+    con.execute("drop table if exists _rejects")
+    con.execute("drop table if exists _rejects_scan")
     rejects = []
     for line, error_type, error_message, csv_line in rows:
-        raw = ({"line_sha256": hashlib.sha256(csv_line.encode()).hexdigest(),
-                "note": "raw text withheld: this source has PII columns"}
-               if has_pii else {"line": csv_line})
-        rejects.append({"line": int(line), "reason": f"{error_type}: {error_message}"[:500],
-                        "raw": raw})
-    _number_lines(con, table, first_line=2 if opts.header else 1,
-                  rejected={r["line"] for r in rejects})
-    return rejects
+        code = "invalid_encoding" if error_type in _ENCODING_ERRORS else "malformed_line"
+        reason = f"{error_type}: {error_message}"[:500]
+        rejects.append({"line": int(line), "code": code, "reason": reason,
+                        "raw": reject_raw(mapping, csv_line or "")})
+    return rejects, 2 if opts.header else 1
 
 
-def _number_lines(con: duckdb.DuckDBPyConnection, table: str, *, first_line: int,
-                  rejected: set[int]) -> None:
-    """Give each kept row its line in the file: the k-th line that was not rejected."""
-    con.execute(f"alter table {table} add column _line_number bigint")
-    if not rejected:
-        con.execute(f"update {table} set _line_number = rowid + {first_line}")
-        return
-    n_rows = con.execute(f"select count(*) from {table}").fetchone()[0]
-    con.register("_rejected_lines", pd.DataFrame({"line": sorted(rejected)}, dtype="int64"))
-    con.execute(
-        "create temp table _kept_lines as select line, row_number() over (order by line) - 1 "
-        f"as ord from (select range as line from range({first_line}, "
-        f"{first_line + n_rows + len(rejected)})) where line not in "
-        "(select line from _rejected_lines)"
-    )
-    con.execute(f"update {table} set _line_number = k.line from _kept_lines k "
-                f"where {table}.rowid = k.ord")
-    con.execute("drop table _kept_lines")
-    con.unregister("_rejected_lines")
-
-
-def _read_parquet(con: duckdb.DuckDBPyConnection, mapping: SourceMapping, path: Path,
-                  table: str, rejects_table: str) -> list[dict]:
+def _read_parquet(
+    con: duckdb.DuckDBPyConnection, mapping: SourceMapping, path: Path, table: str
+) -> tuple[list[dict], int]:
     cols = [r[0] for r in con.execute("describe select * from read_parquet($p)",
                                       {"p": str(path)}).fetchall()]
-    select = ", ".join(f'"{c}"::varchar as "{c}"' for c in cols)
-    con.execute(f"create temp table {table} as select {select} from read_parquet($p)",
+    select = ", ".join(f'"{_esc(c)}"::varchar as "{_esc(c)}"' for c in cols)
+    con.execute(f"create or replace temp table {table} as select {select} from read_parquet($p)",
                 {"p": str(path)})
-    _number_lines(con, table, first_line=1, rejected=set())
-    return []
-
-
-def _read_jsonl(con: duckdb.DuckDBPyConnection, mapping: SourceMapping, path: Path,
-                table: str, rejects_table: str) -> list[dict]:
-    """Read JSON lines as text first, so an invalid line is quarantined with its number."""
-    con.execute(
-        "create temp table _json_lines as select line, rowid + 1 as _line_number from "
-        "read_csv($p, columns = {'line': 'VARCHAR'}, header = false, delim = '\x01', "
-        "quote = '', escape = '', auto_detect = false, compression = 'auto') "
-        "where trim(line) <> ''",
-        {"p": str(path)},
-    )
-    sources = [c.source for c in mapping.columns.values()]
-    extract = ", ".join(f"json_extract_string(line, $k{i}) as \"{c}\""
-                        for i, c in enumerate(sources))
-    keys = {f"k{i}": f"$.\"{c}\"" for i, c in enumerate(sources)}
-    con.execute(f"create temp table {table} as select {extract}, _line_number from _json_lines "
-                "where json_valid(line) and json_type(line::json) = 'OBJECT'", keys)
-    bad = con.execute("select _line_number, line from _json_lines where not json_valid(line) "
-                      "or json_type(line::json) <> 'OBJECT' order by 1").fetchall()
-    con.execute("drop table _json_lines")
-    has_pii = any(c.pii for c in mapping.columns.values())
-    return [{"line": int(n), "reason": "INVALID JSON: the line is not one JSON object",
-             "raw": ({"line_sha256": hashlib.sha256(text.encode()).hexdigest()} if has_pii
-                     else {"line": text})} for n, text in bad]
-
-
-def _read_xlsx(con: duckdb.DuckDBPyConnection, mapping: SourceMapping, path: Path,
-               table: str, rejects_table: str, chunk_rows: int = 50_000) -> list[dict]:
-    """Excel through openpyxl's streaming reader, in chunks, as text."""
-    from openpyxl import load_workbook  # only Excel sources pay for the import
-
-    book = load_workbook(path, read_only=True, data_only=True)
-    rows = book.worksheets[0].iter_rows(values_only=True)
-    header = [str(h).strip() if h is not None else f"column{i}"
-              for i, h in enumerate(next(rows, ()))]
-    if not header:
-        raise FileUnreadableError(f"{path}: the first sheet is empty")
-    created = False
-    chunk: list[list[str | None]] = []
-    line = 1
-
-    def flush() -> None:
-        nonlocal created
-        frame = pd.DataFrame(chunk, columns=[*header, "_line_number"])
-        frame[header] = frame[header].astype("string")
-        con.register("_xlsx_chunk", frame)
-        verb = f"insert into {table} " if created else f"create temp table {table} as "
-        con.execute(verb + "select * from _xlsx_chunk")
-        con.unregister("_xlsx_chunk")
-        created = True
-        chunk.clear()
-
-    for values in rows:
-        line += 1
-        cells = [_excel_text(v) for v in values[: len(header)]]
-        chunk.append([*cells, *([None] * (len(header) - len(cells))), line])
-        if len(chunk) >= chunk_rows:
-            flush()
-    if chunk or not created:
-        flush()
-    book.close()
-    return []
-
-
-def _excel_text(value: object) -> str | None:
-    """Excel cells as the text a CSV export would hold (dates in ISO form)."""
-    if value is None:
-        return None
-    if hasattr(value, "isoformat"):
-        return value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()
-    return str(value)
+    return [], 1

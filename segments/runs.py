@@ -50,3 +50,32 @@ def stage(settings: Settings, run_id: str, name: str, *, as_of: date | None = No
         raise
     record_stage(settings, run_id, name, "completed", as_of=as_of, started_at=started,
                  details=details, flow_name=flow_name)
+
+
+def failure_report(settings: Settings, run_id: str, error: str) -> str:
+    """Mark the run failed (if not yet) and say which stage failed and what is still served."""
+    with connect(settings) as con:
+        stages = con.execute(
+            "select stage, status, coalesce(message, '') from ops.runs where run_id = $r "
+            "and stage <> 'run' order by started_at", {"r": run_id}).fetchall()
+        con.execute("update ops.runs set status = 'failed', ended_at = coalesce(ended_at, $now), "
+                    "message = coalesce(message, $m) where run_id = $r and stage in ('run') "
+                    "and status <> 'failed'", {"r": run_id, "now": _now(), "m": error[:2000]})
+        served = con.execute(
+            "select any_value(run_id), any_value(as_of), count(*) from marts.customer_segments"
+        ).fetchone() if con.execute(
+            "select count(*) from duckdb_tables() where schema_name = 'marts' "
+            "and table_name = 'customer_segments'").fetchone()[0] else None
+    failed = [s for s in stages if s[1] == "failed"]
+    lines = [f"# Run `{run_id}` failed", "",
+             f"**Failed stage:** {failed[0][0] if failed else 'before any stage'}",
+             f"**Error:** {failed[0][2] if failed else error}", ""]
+    if served and served[2]:
+        lines.append(f"**Still served:** the segments of run `{served[0]}` (as of {served[1]}, "
+                     f"{served[2]:,} customers) in marts.customer_segments and serving.duckdb; "
+                     "nothing from this run was published.")
+    else:
+        lines.append("**Still served:** nothing has been published yet.")
+    lines += ["", "| stage | status | message |", "|---|---|---|"]
+    lines += [f"| {s} | {st} | {m[:200]} |" for s, st, m in stages]
+    return "\n".join(lines)

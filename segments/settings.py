@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     min_customers: int = Field(default=50, description="Refuse to train on fewer customers.")
     min_history_days: int = Field(default=90, description="Refuse to train on less history.")
     retrain_every_days: int = Field(default=7, description="retrain=auto refits this often.")
+    model_threads: int = Field(
+        default=1, description="scikit-learn threads; >1 oversubscribes small machines."
+    )
+    lock_timeout_seconds: float = Field(
+        default=3600, description="How long a run waits for another run to release the warehouse."
+    )
     threads: int | None = Field(default=None, description="DuckDB threads (None: all cores).")
     memory_limit: str | None = Field(default=None, description="DuckDB memory_limit, e.g. '2GB'.")
 

@@ -29,6 +29,8 @@ ENTITY_TABLE = {
     "events": "staging.stg_events",
 }
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
+_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TABLE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class Column(BaseModel):
@@ -42,17 +44,51 @@ class Column(BaseModel):
     values: dict[str, str] | None = Field(
         default=None, description="Recode map (source value -> canonical); others are invalid."
     )
+    scale: float | None = Field(
+        default=None,
+        description="Multiply the typed number (e.g. 1000 for a column in thousands); the "
+        "currency is taken as is. min/max apply after scaling.",
+    )
+    pattern: str | None = Field(
+        default=None, description="Regular expression the trimmed text must match in full."
+    )
     min: float | None = None
     max: float | None = None
 
 
 class CsvOptions(BaseModel):
+    """How to split a delimited text file; DuckDB reads utf-8, utf-16 and latin-1."""
+
     delimiter: str = ","
     header: bool = True
     quote: str = '"'
     escape: str = '"'
     encoding: str = "utf-8"
     decimal: str = "."
+
+
+class DatabaseOptions(BaseModel):
+    """A table or query of a SQL database read in batches instead of a file."""
+
+    url: str = Field(description="sqlite:///path/to.db or postgresql://user@host:port/db")
+    table: str | None = None
+    query: str | None = Field(default=None, description="A SELECT used instead of `table`.")
+    updated_at: str | None = Field(
+        default=None, description="Column for incremental reads: only rows newer than the last."
+    )
+    batch_rows: int = Field(default=50_000, gt=0)
+
+    @model_validator(mode="after")
+    def _table_or_query(self) -> DatabaseOptions:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("database: give exactly one of `table` or `query`")
+        if self.table is not None and not _TABLE.match(self.table):
+            raise ValueError(f"database.table {self.table!r} must be [schema.]name")
+        if self.updated_at is not None and not _COLUMN.match(self.updated_at):
+            raise ValueError(f"database.updated_at {self.updated_at!r} must be a column name")
+        if not self.url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError("database.url must start with sqlite:/// or postgresql://")
+        return self
 
 
 class SourceMapping(BaseModel):
@@ -63,6 +99,7 @@ class SourceMapping(BaseModel):
     format: Literal["csv", "parquet", "jsonl", "xlsx"] = "csv"
     file_pattern: str = "*"
     csv: CsvOptions = Field(default_factory=CsvOptions)
+    database: DatabaseOptions | None = None
     columns: dict[str, Column]
     natural_key: list[str] = Field(default_factory=list)
     description: str = ""

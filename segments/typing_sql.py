@@ -53,6 +53,10 @@ def typed_expr(column: Column, decimal: str = ".") -> str:
     else:
         number = f"replace({x}, {_literal(decimal)}, '.')" if decimal != "." else x
         expr = f"try_cast({number} as {_SQL_TYPE[column.type]})"
+        if column.type in ("integer", "bigint"):  # DuckDB would round '6.5' to 7 silently
+            expr = rf"case when regexp_full_match({x}, '[+-]?[0-9]+(\.0*)?') then {expr} end"
+        if column.scale is not None:
+            expr = f"({expr} * {float(column.scale)!r})::{_SQL_TYPE[column.type]}"
     if column.values:
         cases = " ".join(f"when {_literal(k)} then {_literal(v)}"
                          for k, v in sorted(column.values.items()))
@@ -68,8 +72,14 @@ def _column_checks(target: str, column: Column, index: int) -> list[tuple[str, s
     if column.required:
         checks.append(("missing_required", f"{raw} is null",
                        _literal(f"required {target} ({src}) is empty")))
+    if column.pattern is not None:
+        checks.append(("pattern_mismatch",
+                       f"{raw} is not null and not regexp_full_match({raw}, {_literal(column.pattern)})",
+                       f"{_literal(f'{src} ')} || left({raw}, 60) || "
+                       f"{_literal(f' does not match {column.pattern}')}"))
     kind = "value" if column.values else column.type
-    checks.append((f"invalid_{kind}", f"{raw} is not null and {target} is null",
+    if kind != "varchar":  # text always "parses": only recoded values and types can fail
+        checks.append((f"invalid_{kind}", f"{raw} is not null and {target} is null",
                    f"{_literal(f'{src} ')} || left({raw}, 60) || {_literal(f' is not a valid {kind}')}"))
     if column.min is not None or column.max is not None:
         lo = f"{target} < {column.min}" if column.min is not None else "false"
@@ -85,25 +95,45 @@ def _column_checks(target: str, column: Column, index: int) -> list[tuple[str, s
     return checks
 
 
-def typed_select(mapping: SourceMapping, table: str) -> str:
-    """SELECT of typed target columns, raw text (`_raw_<n>`), line number and the reason."""
+def _checks(mapping: SourceMapping) -> list[tuple[str, str, str]]:
+    """Every (code, predicate, reason SQL) of a mapping, in priority order."""
+    checks = [chk for i, (t, c) in enumerate(mapping.columns.items())
+              for chk in _column_checks(t, c, i)]
+    checks += [(code, pred, _literal(reason))
+               for code, pred, reason in ENTITY_RULES[mapping.entity]
+               if all(col in mapping.columns for col in _rule_columns(mapping.entity))]
+    return checks
+
+
+def typed_statements(mapping: SourceMapping, table: str, target: str) -> list[str]:
+    """Statements creating temp `target`: typed columns, raw text (`_raw_<n>`), line, code.
+
+    Typed values are stored first and the rules run over the stored values: in one SELECT
+    DuckDB re-parses each column inside every rule that mentions it (twice the CPU).
+    """
     typed = {t: typed_expr(c, mapping.csv.decimal) for t, c in mapping.columns.items()}
     inner = ", ".join(
         [f"{expr} as {t}" for t, expr in typed.items()]
         + [f"{_quoted(c.source)} as _raw_{i}" for i, c in enumerate(mapping.columns.values())]
         + ["_line_number"]
     )
-    checks = [chk for i, (t, c) in enumerate(mapping.columns.items())
-              for chk in _column_checks(t, c, i)]
-    checks += [(code, pred, _literal(reason))
-               for code, pred, reason in ENTITY_RULES[mapping.entity]
-               if all(col in typed for col in _rule_columns(mapping.entity))]
-    code = "case " + " ".join(f"when {p} then {_literal(c)}" for c, p, _ in checks) + " end"
-    reason = "case " + " ".join(f"when {p} then {r}" for _, p, r in checks) + " end"
+    checks = _checks(mapping)
+    code = ("case " + " ".join(f"when {p} then {_literal(c)}" for c, p, _ in checks) + " end"
+            if checks else "null::varchar")
+    return [
+        f"create or replace temp table {target}_values as select {inner} from {table}",
+        f"create or replace temp table {target} as select *, {code} as _reason_code "
+        f"from {target}_values",
+        f"drop table {target}_values",
+    ]
+
+
+def reason_expr(mapping: SourceMapping) -> str:
+    """The readable reason of a typed row's first failing check (only run on bad rows)."""
+    checks = _checks(mapping)
     if not checks:
-        code = reason = "null::varchar"
-    return (f"select *, {code} as _reason_code, {reason} as _reason "
-            f"from (select {inner} from {table})")
+        return "null::varchar"
+    return "case " + " ".join(f"when {p} then {r}" for _, p, r in checks) + " end"
 
 
 def _rule_columns(entity: str) -> tuple[str, ...]:

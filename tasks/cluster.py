@@ -12,11 +12,13 @@ import duckdb
 import numpy as np
 import pandas as pd
 from prefect import task
+from threadpoolctl import threadpool_limits
 
 from segments.db import connect
 from segments.feature_sets import FEATURE_SETS, FeatureSet
-from segments.models import SegmentModel, TrainConfig, check_sufficiency, train
-from segments.naming import name_segments
+from segments.models import SegmentModel, TrainConfig, check_sufficiency
+from segments.models.train import train
+from segments.catalog import build_catalog
 from segments.runs import stage
 from segments.settings import Settings
 
@@ -103,24 +105,30 @@ def train_challenger(con: duckdb.DuckDBPyConnection, settings: Settings, *, run_
                     if feature_set.relation == "features.customer_features" else None)
     check_sufficiency(len(frame), history_days, min_customers=settings.min_customers,
                       min_history_days=settings.min_history_days)
-    result = train(frame, numeric=feature_set.numeric, skewed=feature_set.skewed,
-                   categorical=feature_set.categorical, config=config)
+    # One thread: scikit-learn's OpenMP and OpenBLAS pools oversubscribe small machines
+    # (measured 8-10x slower with 2 threads on 2 cores); the setting lifts it on big ones.
+    with threadpool_limits(settings.model_threads):
+        result = train(frame, numeric=feature_set.numeric, skewed=feature_set.skewed,
+                       categorical=feature_set.categorical, config=config)
     version = f"m{as_of:%Y%m%d}-{result.model.checksum[:8]}-{result.model.algorithm}"
+    chosen = result.candidates[result.candidates["chosen"]].iloc[0].to_dict()
+    champion = current_champion(con)
+    with threadpool_limits(settings.model_threads):
+        promote, why = _should_promote(result, champion, frame, feature_set_name,
+                                       settings.seed)
+    catalog, identity = build_catalog(con, result.model, frame, result.labels,
+                                      feature_set.columns)
     artifact = settings.models_dir / f"{version}.joblib"
     artifact.parent.mkdir(parents=True, exist_ok=True)
     result.model.save(artifact)
-    chosen = result.candidates[result.candidates["chosen"]].iloc[0].to_dict()
-    champion = current_champion(con)
-    promote, why = _should_promote(result, champion, frame, feature_set_name, settings.seed)
-    catalog = name_segments(con, result.model, frame, result.labels, champion=champion,
-                            feature_set=feature_set)
     _register(con, run_id=run_id, version=version, as_of=as_of, feature_set=feature_set_name,
               result=result, chosen=chosen, artifact=artifact, n_rows=len(frame),
               catalog=catalog, promote=promote, reason=f"{result.reason} | {why}")
     return {"model_version": version, "k": result.model.k, "algorithm": result.model.algorithm,
             "promoted": promote, "promotion_reason": why, "selection_reason": result.reason,
             "elbow_k": result.elbow_k, "candidates": len(result.candidates),
-            "silhouette": chosen.get("silhouette"), "stability": chosen.get("stability")}
+            "silhouette": chosen.get("silhouette"), "stability": chosen.get("stability"),
+            "identity": identity}
 
 
 def _should_promote(result: Any, champion: Champion | None, frame: pd.DataFrame,
@@ -185,14 +193,15 @@ def _register(con: duckdb.DuckDBPyConnection, *, run_id: str, version: str, as_o
 
 
 def score_customers(con: duckdb.DuckDBPyConnection, *, run_id: str, as_of: date,
-                    feature_set_name: str) -> dict[str, Any]:
+                    feature_set_name: str, threads: int = 1) -> dict[str, Any]:
     """Assign every customer of the feature table a segment with the champion model."""
     champion = current_champion(con)
     if champion is None:
         raise RuntimeError("no champion model to score with; run with retrain=auto first")
     model = SegmentModel.load(champion.artifact_path)
     frame = load_features(con, FEATURE_SETS[champion.feature_set])
-    labels = model.predict(frame)
+    with threadpool_limits(threads):
+        labels = model.predict(frame)
     catalog = con.execute("select segment_id, segment_name from ops.segment_catalog "
                           "where model_version = $v order by segment_id",
                           {"v": champion.model_version}).df()
@@ -232,5 +241,35 @@ def score_customers_task(settings: Settings, run_id: str, as_of: date, feature_s
     """Score every customer with the champion."""
     with stage(settings, run_id, "score", as_of=as_of) as details, connect(settings) as con:
         details.update(score_customers(con, run_id=run_id, as_of=as_of,
-                                       feature_set_name=feature_set))
+                                       feature_set_name=feature_set,
+                                       threads=settings.model_threads))
     return details
+
+
+def rollback_model(con: duckdb.DuckDBPyConnection, model_version: str) -> dict[str, Any]:
+    """Make a registered version champion again; scoring uses it from the next run."""
+    row = con.execute("select status, artifact_path from ops.model_registry "
+                      "where model_version = $v", {"v": model_version}).fetchone()
+    if row is None:
+        known = [v for (v,) in con.execute(
+            "select model_version from ops.model_registry order by trained_at desc").fetchall()]
+        raise ValueError(f"unknown model version {model_version!r}; registered: {known}")
+    if not Path(row[1]).exists():
+        raise FileNotFoundError(f"the artifact of {model_version} is gone ({row[1]}); "
+                                "it cannot score any more")
+    previous = current_champion(con)
+    con.execute("begin transaction")
+    con.execute("update ops.model_registry set status = 'retired' where status = 'champion'")
+    con.execute("update ops.model_registry set status = 'champion', promoted_at = $now, "
+                "reason = coalesce(reason, '') || ' | rolled back to' where model_version = $v",
+                {"v": model_version, "now": _now()})
+    con.execute("commit")
+    return {"champion": model_version,
+            "previous_champion": previous.model_version if previous else None}
+
+
+@task(name="rollback_model")
+def rollback_model_task(settings: Settings, model_version: str) -> dict[str, Any]:
+    """Roll the champion back to an earlier version."""
+    with connect(settings) as con:
+        return rollback_model(con, model_version)

@@ -105,3 +105,14 @@ def ingest_one(settings: Settings, source: str, path: Path, run_id: str) -> list
         results = ingest_path(con, mapping, Path(path), run_id=run_id, settings=settings)
         refresh_staging(con, settings)
     return results
+
+
+@task(name="ingest_source", retries=2, retry_delay_seconds=[5, 30])
+def ingest_source_task(settings: Settings, source: str, path: str, run_id: str
+                       ) -> dict[str, object]:
+    """On-demand load of one source (retried: file I/O)."""
+    with stage(settings, run_id, "ingest", flow_name="ingest_source") as details:
+        results = ingest_one(settings, source, Path(path), run_id)
+        details.update(summarise_loads(results))
+        details["loads"] = [r.as_dict() for r in results]
+    return details

@@ -17,6 +17,9 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.pop("PREFECT_API_URL", None)
+# OpenMP + OpenBLAS with 2 threads each oversubscribe a 2-core runner (K-means 8x slower).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 

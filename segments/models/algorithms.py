@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn.cluster import DBSCAN, HDBSCAN, AgglomerativeClustering, KMeans, MiniBatchKMeans
+from scipy.cluster.hierarchy import linkage
+from sklearn.cluster import DBSCAN, HDBSCAN, KMeans, MiniBatchKMeans
 from sklearn.metrics import pairwise_distances_argmin
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import NearestNeighbors
@@ -16,6 +19,8 @@ from segments.models.config import TrainConfig
 from segments.models.metrics import NOISE, centroids, knee
 
 PREDICTING = frozenset({"kmeans", "gmm"})  # the others assign new rows to the nearest centroid
+_WARD_TREES: OrderedDict[str, np.ndarray] = OrderedDict()  # one tree serves every k
+_WARD_CACHE_SIZE = 8
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,35 @@ def assign_noise(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return out
 
 
+def ward_tree(X: np.ndarray) -> np.ndarray:
+    """Ward linkage of X, memoised by content: the k sweep and its refits reuse each tree."""
+    key = hashlib.sha1(np.ascontiguousarray(X).tobytes()).hexdigest() + str(X.shape)
+    if key in _WARD_TREES:
+        _WARD_TREES.move_to_end(key)
+        return _WARD_TREES[key]
+    tree = linkage(X, method="ward")
+    _WARD_TREES[key] = tree
+    while len(_WARD_TREES) > _WARD_CACHE_SIZE:
+        _WARD_TREES.popitem(last=False)
+    return tree
+
+
+def cut_tree_k(tree: np.ndarray, k: int) -> np.ndarray:
+    """Labels for exactly k clusters: apply the first n-k merges (union-find), number by leaf."""
+    n = len(tree) + 1
+    parent = np.arange(2 * n - 1)
+    for i in range(n - k):
+        parent[int(tree[i, 0])] = parent[int(tree[i, 1])] = n + i
+    roots = np.arange(n)
+    while True:  # pointer jumping until every leaf points at its root
+        nxt = parent[roots]
+        if np.array_equal(nxt, roots):
+            break
+        roots = nxt
+    _, labels = np.unique(roots, return_inverse=True)
+    return labels.astype(int)
+
+
 def kdistance_eps(X: np.ndarray, min_samples: int, sample: int, seed: int) -> float:
     """DBSCAN eps at the knee of the sorted k-distance curve (Ester et al. heuristic)."""
     rows = _sample_rows(len(X), sample, seed)
@@ -86,7 +120,7 @@ def candidate_grid(config: TrainConfig, X: np.ndarray) -> list[CandidateSpec]:
                 specs.append(CandidateSpec("kmeans", p, k))
         elif algo == "agglomerative":
             for k in ks:
-                p = {"n_clusters": k, "linkage": "ward", "fit_sample": config.fit_sample}
+                p = {"n_clusters": k, "linkage": "ward", "fit_sample": config.agglomerative_sample}
                 specs.append(CandidateSpec("agglomerative", p, k))
         elif algo == "gmm":
             for k in ks:
@@ -94,17 +128,17 @@ def candidate_grid(config: TrainConfig, X: np.ndarray) -> list[CandidateSpec]:
                 specs.append(CandidateSpec("gmm", p, k))
         elif algo == "dbscan":
             m = config.dbscan_min_samples
-            eps = kdistance_eps(X, m, config.fit_sample, config.seed)
-            p = {"eps": round(eps, 6), "min_samples": m, "fit_sample": config.fit_sample}
+            eps = kdistance_eps(X, m, config.density_sample, config.seed)
+            p = {"eps": round(eps, 6), "min_samples": m, "fit_sample": config.density_sample}
             specs.append(CandidateSpec("dbscan", p))
         elif algo == "hdbscan":
             size = config.hdbscan_min_cluster_size or max(
-                5, math.ceil(config.min_segment_share * min(n, config.fit_sample))
+                5, math.ceil(config.min_segment_share * min(n, config.density_sample))
             )
             p = {
                 "min_cluster_size": size,
                 "min_samples": config.dbscan_min_samples,
-                "fit_sample": config.fit_sample,
+                "fit_sample": config.density_sample,
             }
             specs.append(CandidateSpec("hdbscan", p))
         else:
@@ -118,14 +152,14 @@ def _fit_on_sample(spec: CandidateSpec, X: np.ndarray, seed: int) -> Fit:
     rows = _sample_rows(len(X), p["fit_sample"], seed)
     Xs = X if rows is None else X[rows]
     if spec.algorithm == "agglomerative":
-        est = AgglomerativeClustering(n_clusters=p["n_clusters"], linkage=p["linkage"])
+        sample_labels = cut_tree_k(ward_tree(Xs), p["n_clusters"])
     elif spec.algorithm == "dbscan":
-        est = DBSCAN(eps=p["eps"], min_samples=p["min_samples"])
+        sample_labels = DBSCAN(eps=p["eps"], min_samples=p["min_samples"]).fit_predict(Xs)
     else:
-        est = HDBSCAN(
+        sample_labels = HDBSCAN(
             min_cluster_size=p["min_cluster_size"], min_samples=p["min_samples"], copy=True
-        )
-    sample_labels = est.fit_predict(Xs).astype(int)
+        ).fit_predict(Xs)
+    sample_labels = sample_labels.astype(int)
     sample_labels[sample_labels < NOISE] = NOISE  # HDBSCAN marks inf/nan rows as -2/-3
     if rows is None:
         return Fit(sample_labels)

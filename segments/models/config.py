@@ -22,9 +22,12 @@ class TrainConfig(BaseModel):
     min_stability: float = Field(0.6, ge=-1, le=1, description="gate: mean bootstrap ARI")
     max_noise_share: float = Field(0.2, ge=0, le=1, description="gate for density methods")
     silhouette_sample: int = Field(10_000, ge=100, description="rows sampled for silhouette")
-    minibatch_threshold: int = Field(50_000, ge=1, description="rows above which MiniBatchKMeans")
-    fit_sample: int = Field(
-        10_000, ge=100, description="rows above which agglomerative/density fit on a sample"
+    minibatch_threshold: int = Field(500_000, ge=1, description="rows above which MiniBatchKMeans")
+    agglomerative_sample: int = Field(
+        5_000, ge=100, description="Ward fits on a seeded sample above this (O(n^2) memory)"
+    )
+    density_sample: int = Field(
+        10_000, ge=100, description="DBSCAN/HDBSCAN fit on a seeded sample above this"
     )
     bootstrap_rounds: int = Field(5, ge=0, description="stability refits; 0 disables the gate")
     bootstrap_fraction: float = Field(0.8, gt=0, le=1)
@@ -37,6 +40,12 @@ class TrainConfig(BaseModel):
     )
     knee_bonus: float = Field(0.1, ge=0, description="added to the composite at the WCSS knee")
     business_weight: float = Field(1.0, ge=0, description="weight of the business_score rank")
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="OpenMP/BLAS threads while fitting; None leaves the caller's limits "
+        "(e.g. an outer threadpool_limits); 1 avoids oversubscription on small machines",
+    )
     seed: int = 42
 
     @model_validator(mode="after")

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
+from threadpoolctl import threadpool_limits
 
 
 @dataclass
@@ -33,9 +34,25 @@ def embed(
     *,
     id_column: str = "customer_id",
     tsne_sample: int = 3_000,
+    tsne_iterations: int = 500,
+    threads: int | None = None,
     seed: int = 42,
 ) -> Embedding:
     """Embed transformed features (SegmentModel.transform) into 2-D, deterministically."""
+    with threadpool_limits(limits=threads):
+        return _embed(X, labels, customer_ids, id_column, tsne_sample, tsne_iterations, seed)
+
+
+def _embed(
+    X: np.ndarray,
+    labels: np.ndarray,
+    customer_ids: np.ndarray,
+    id_column: str,
+    tsne_sample: int,
+    tsne_iterations: int,
+    seed: int,
+) -> Embedding:
+    """PCA on every row; t-SNE (PCA-initialised, seeded) on a sorted seeded sample."""
     X = np.asarray(X, dtype=float)
     labels, ids = np.asarray(labels), np.asarray(customer_ids)
     if X.shape[1] >= 2:
@@ -53,6 +70,7 @@ def embed(
             n_components=2,
             perplexity=perplexity,
             init="pca" if X.shape[1] >= 2 else "random",
+            max_iter=max(250, tsne_iterations),
             random_state=seed,
         )
         txy = tsne.fit_transform(Xs)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,15 @@ class SegmentMatch:
     def apply(self, labels: np.ndarray) -> np.ndarray:
         """Translate new cluster labels into stable segment ids."""
         return np.array([self.mapping[int(v)] for v in labels], dtype=int)
+
+
+def member_centroids(
+    transform: Callable[[pd.DataFrame], np.ndarray], features: pd.DataFrame, segment_ids: Sequence
+) -> dict[int, np.ndarray]:
+    """Previous segments' centroids in a new model's space: pass new_model.transform."""
+    X = np.asarray(transform(features), dtype=float)
+    ids = np.asarray(segment_ids, dtype=int)
+    return {int(s): X[ids == s].mean(axis=0) for s in np.unique(ids)}
 
 
 def _assign(score: np.ndarray, threshold: float, higher_is_better: bool) -> dict[int, int]:

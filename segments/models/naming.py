@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-NOTABLE = 0.5  # |z| above this (in population standard deviations) counts as high or low
+NOTABLE = 0.5  # |score| above this counts as high or low (rank score 0.5 ~ 69th percentile)
 RFM = ("recency_days", "frequency", "monetary_gbp")
 DEMOGRAPHIC = ("annual_income_gbp", "spending_score", "age_years")
 
 RFM_ACTIONS = {
     "Champions": "reward",
+    "Net returners": "nurture",
     "New customers": "nurture",
     "Loyal customers": "retain",
     "At risk high spenders": "win back",
@@ -19,6 +20,8 @@ RFM_ACTIONS = {
     "Big spenders": "reward",
     "Frequent buyers": "retain",
     "Promising": "nurture",
+    "Occasional buyers": "nurture",
+    "Long-standing customers": "retain",
     "Needs attention": "nurture",
 }
 
@@ -40,32 +43,35 @@ def humanize(feature: str) -> str:
 
 def fmt_value(feature: str, value: float) -> str:
     """Format a feature value with its unit."""
-    return (FEATURE_TEXT.get(feature, ("", "{:,.3g}"))[1] or "{:,.3g}").format(value)
+    pattern = FEATURE_TEXT.get(feature, ("", "{:,.3g}"))[1] or "{:,.3g}"
+    text = pattern.format(abs(value))
+    return f"-{text}" if value < 0 and text.strip("0.,£") else text
 
 
-def _rfm_name(z: Mapping[str, float]) -> str:
-    """RFM vocabulary: low recency is good, high frequency/monetary is good."""
+def _rfm_name(z: Mapping[str, float], net_negative: bool = False) -> str:
+    """RFM vocabulary, first matching rule wins; low recency is good, high F/M is good."""
+    if net_negative:
+        return "Net returners"
     r = -z.get("recency_days", 0.0)
     f, m = z.get("frequency", 0.0), z.get("monetary_gbp", 0.0)
+    t = z.get("tenure_days")
     recent, lapsed = r > NOTABLE, r < -NOTABLE
-    new = z.get("tenure_days", 0.0) < -NOTABLE if "tenure_days" in z else f < -NOTABLE
-    if recent and f > NOTABLE and m > NOTABLE:
-        return "Champions"
-    if recent and new:
-        return "New customers"
-    if recent and (f > NOTABLE or m > NOTABLE):
-        return "Loyal customers"
-    if lapsed and m > NOTABLE:
-        return "At risk high spenders"
-    if lapsed and f > NOTABLE:
-        return "At risk loyal customers"
-    if lapsed:
-        return "Lost customers" if r < -3 * NOTABLE else "Hibernating"
-    if m > NOTABLE:
-        return "Big spenders"
-    if f > NOTABLE:
-        return "Frequent buyers"
-    return "Promising" if recent else "Needs attention"
+    new = t < -NOTABLE and not lapsed if t is not None else recent and f < -NOTABLE
+    rules = [
+        (recent and f > NOTABLE and m > NOTABLE, "Champions"),
+        (new, "New customers"),
+        (recent and (f > NOTABLE or m > NOTABLE), "Loyal customers"),
+        (lapsed and m > NOTABLE, "At risk high spenders"),
+        (lapsed and f > NOTABLE, "At risk loyal customers"),
+        (lapsed and r < -3 * NOTABLE, "Lost customers"),
+        (lapsed, "Hibernating"),
+        (m > NOTABLE, "Big spenders"),
+        (f > NOTABLE, "Frequent buyers"),
+        (recent, "Promising"),
+        (f < -NOTABLE, "Occasional buyers"),
+        (t is not None and t > NOTABLE, "Long-standing customers"),
+    ]
+    return next((name for hit, name in rules if hit), "Needs attention")
 
 
 def _level(value: float, high: str, low: str, mid: str) -> str:
@@ -105,10 +111,10 @@ def _generic_name(z: Mapping[str, float]) -> str:
     return (", ".join(words)).capitalize() if words else "Typical customers"
 
 
-def name_segment(z: Mapping[str, float]) -> tuple[str, str]:
-    """(name, action) for one segment from its feature z-scores vs the population."""
+def name_segment(z: Mapping[str, float], net_negative: bool = False) -> tuple[str, str]:
+    """(name, action) from per-feature scores (z-like); net_negative: median net revenue <= 0."""
     if any(c in z for c in RFM):
-        name = _rfm_name(z)
+        name = _rfm_name(z, net_negative)
         return name, RFM_ACTIONS[name]
     if any(c in z for c in DEMOGRAPHIC[:2]):
         return _demographic_name(z)

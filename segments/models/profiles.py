@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from segments.models.naming import fmt_value, humanize, name_segment, unique_names
 
@@ -18,12 +19,26 @@ class Profiles:
     features: pd.DataFrame
 
 
+def rank_score(population: np.ndarray, value: float) -> float:
+    """Normal score of value's mid-rank percentile in population: a z that skew cannot fool."""
+    values = population[np.isfinite(population)]
+    if not len(values) or not np.isfinite(value):
+        return 0.0
+    pct = (np.sum(values < value) + 0.5 * np.sum(values == value)) / len(values)
+    pct = float(np.clip(pct, 0.5 / len(values), 1 - 0.5 / len(values)))
+    return float(np.clip(norm.ppf(pct), -3.0, 3.0))
+
+
 def feature_stats(df: pd.DataFrame, labels: np.ndarray, features: list[str]) -> pd.DataFrame:
-    """Mean, median and z-score (vs population mean/std) of each numeric feature per segment."""
+    """Per segment and numeric feature: mean, median, z (mean vs population) and rank score."""
     numeric = [f for f in features if pd.api.types.is_numeric_dtype(df[f])]
     data = df[numeric].astype(float).assign(segment_id=np.asarray(labels, dtype=int))
     mean, median = data.groupby("segment_id").mean(), data.groupby("segment_id").median()
-    pop_mean, pop_std = data[numeric].mean(), data[numeric].std(ddof=0)
+    pop_mean, pop_std, pop_median = (
+        data[numeric].mean(),
+        data[numeric].std(ddof=0),
+        data[numeric].median(),
+    )
     rows = []
     for seg in mean.index:
         for f in numeric:
@@ -36,24 +51,26 @@ def feature_stats(df: pd.DataFrame, labels: np.ndarray, features: list[str]) -> 
                     "mean": mean.at[seg, f],
                     "median": median.at[seg, f],
                     "population_mean": pop_mean[f],
+                    "population_median": pop_median[f],
                     "population_std": std,
                     "z": float(z),
+                    "rank_score": rank_score(data[f].to_numpy(), median.at[seg, f]),
                 }
             )
     return pd.DataFrame(rows)
 
 
 def _describe(share: float, revenue_share: float, stats: pd.DataFrame) -> str:
-    """One line: share of customers (and revenue) and the three most distinctive features."""
+    """One line: share of customers (and revenue) and the three most distinctive medians."""
     head = f"{share:.0%} of customers"
     if np.isfinite(revenue_share):
         head += f" and {revenue_share:.0%} of revenue"
-    top = stats.reindex(stats["z"].abs().sort_values(ascending=False).index).head(3)
+    top = stats.reindex(stats["rank_score"].abs().sort_values(ascending=False).index).head(3)
     bits = [
-        f"{humanize(r.feature)} {fmt_value(r.feature, r.mean)} "
-        f"(avg {fmt_value(r.feature, r.population_mean)})"
+        f"median {humanize(r.feature)} {fmt_value(r.feature, r.median)} "
+        f"(all: {fmt_value(r.feature, r.population_median)})"
         for r in top.itertuples()
-        if abs(r.z) > 0.1
+        if abs(r.rank_score) > 0.1
     ]
     return head + (": " + "; ".join(bits) if bits else "; close to average on every feature")
 
@@ -77,11 +94,15 @@ def profile_segments(
     if revenue_column and revenue_column in df.columns:
         revenue = pd.Series(df[revenue_column].to_numpy(dtype=float)).groupby(labels).sum()
     total_revenue = float(revenue.sum()) if revenue is not None else np.nan
-    z_by_seg = {
-        int(s): dict(zip(g["feature"], g["z"], strict=True))
+    z_by_seg = {  # names use rank scores: robust to the skew of money and count features
+        int(s): dict(zip(g["feature"], g["rank_score"], strict=True))
         for s, g in stats.groupby("segment_id")
     }
-    raw = {int(s): name_segment(z_by_seg.get(int(s), {})) for s in segs}
+    money = stats[stats["feature"] == "monetary_gbp"].set_index("segment_id")["median"]
+    raw = {
+        int(s): name_segment(z_by_seg.get(int(s), {}), bool(money.get(int(s), 1.0) <= 0))
+        for s in segs
+    }
     names = unique_names(
         {s: n for s, (n, _) in raw.items()}, dict(zip(segs.tolist(), sizes.tolist())), z_by_seg
     )

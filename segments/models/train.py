@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
 from segments.models.algorithms import (
     CandidateSpec,
@@ -99,7 +101,15 @@ def mark_knees(table: pd.DataFrame) -> tuple[pd.Series, int | None]:
 
 
 def package_model(
-    X: np.ndarray, fit: Fit, spec: CandidateSpec, features: list[str], preprocessor, **meta
+    X: np.ndarray,
+    fit: Fit,
+    spec: CandidateSpec,
+    features: list[str],
+    preprocessor: Pipeline,
+    *,
+    checksum: str,
+    seed: int,
+    metadata: dict,
 ) -> tuple[SegmentModel, np.ndarray]:
     """Relabel segments 0..k-1 by size (largest first), assign noise, and build the model."""
     ids, cents = centroids(X, fit.labels)
@@ -123,12 +133,12 @@ def package_model(
         algorithm=spec.algorithm,
         params=spec.params,
         centroids=cents[order],
-        checksum=meta.pop("checksum"),
+        checksum=checksum,
         estimator=fit.estimator,
         label_map=label_map if fit.estimator is not None else None,
         noise_share=float(noise.mean()),
-        seed=meta.pop("seed"),
-        metadata=meta,
+        seed=seed,
+        metadata=metadata,
     )
     return model, final
 
@@ -162,35 +172,25 @@ def train(
     )
     X = np.asarray(pre.fit_transform(data[cols]), dtype=float)
 
-    specs = candidate_grid(config, X)
     rows, fits = [], []
-    for spec in specs:
-        row, fit = score_candidate(spec, X, config)
-        log.debug("candidate %s", row)
-        rows.append(row)
-        fits.append(fit)
+    with threadpool_limits(limits=config.threads):
+        specs = candidate_grid(config, X)
+        for spec in specs:
+            row, fit = score_candidate(spec, X, config)
+            log.debug("candidate %s", row)
+            rows.append(row)
+            fits.append(fit)
     table = pd.DataFrame(rows)
     table["is_knee"], elbow = mark_knees(table)
     chosen = select(table, config)
     table = chosen.table
     best = chosen.index
+    meta = {"id_column": id_column, "numeric": list(numeric), "skewed": skewed}
+    meta |= {"categorical": categorical, "n_rows": len(data), "config": config.model_dump()}
+    meta |= {"reason": chosen.reason, "elbow_k": elbow, "passed_gates": chosen.passed_gates}
+    checksum = data_checksum(data, [id_column, *cols])
     model, sorted_labels = package_model(
-        X,
-        fits[best],
-        specs[best],
-        cols,
-        pre,
-        checksum=data_checksum(data, [id_column, *cols]),
-        seed=config.seed,
-        id_column=id_column,
-        numeric=list(numeric),
-        skewed=skewed,
-        categorical=categorical,
-        n_rows=len(data),
-        config=config.model_dump(),
-        reason=chosen.reason,
-        elbow_k=elbow,
-        passed_gates=chosen.passed_gates,
+        X, fits[best], specs[best], cols, pre, checksum=checksum, seed=config.seed, metadata=meta
     )
     labels = np.empty(len(order), dtype=int)
     labels[order] = sorted_labels  # back to the caller's row order

@@ -8,11 +8,12 @@ import pytest
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
-from segments.models import TrainConfig, train
+from segments.models import TrainConfig
 from segments.models.metrics import knee
+from segments.models.train import train
 
 CENTERS = np.array([[0, 0], [10, 0], [0, 10], [10, 10]], dtype=float)
-FAST = {"k_max": 6, "n_init": 4, "bootstrap_rounds": 2, "capping": "none"}
+FAST = {"k_max": 6, "n_init": 4, "bootstrap_rounds": 2, "capping": "none", "threads": 1}
 
 
 def blobs(n: int = 300, noise: int = 0, seed: int = 3) -> tuple[pd.DataFrame, np.ndarray]:
@@ -31,7 +32,7 @@ def blobs(n: int = 300, noise: int = 0, seed: int = 3) -> tuple[pd.DataFrame, np
     ("algorithm", "extra"),
     [
         ("agglomerative", {}),
-        ("agglomerative", {"fit_sample": 150}),  # seeded sample + nearest centroid
+        ("agglomerative", {"agglomerative_sample": 150}),  # seeded sample + nearest centroid
         ("gmm", {}),
         ("dbscan", {}),
         ("hdbscan", {}),

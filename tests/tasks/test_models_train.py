@@ -14,10 +14,10 @@ from segments.models import (
     TrainConfig,
     check_sufficiency,
     select,
-    train,
 )
+from segments.models.train import train
 
-FAST = {"n_init": 4, "bootstrap_rounds": 3}
+FAST = {"n_init": 4, "bootstrap_rounds": 3, "threads": 1}
 
 
 CENTERS = np.array([[0, 0], [10, 0], [0, 10], [10, 10], [5, 18]], dtype=float)
@@ -79,7 +79,7 @@ def test_save_load_round_trip_predicts_the_same(tmp_path) -> None:
     assert loaded.checksum == result.model.checksum and len(loaded.checksum) == 64
 
 
-def test_preprocessing_handles_skew_negatives_missing_and_categories() -> None:
+def test_preprocessing_handles_skew_negatives_missing_and_categories(tmp_path) -> None:
     rng = np.random.default_rng(1)
     df, _ = blobs(n=300)
     df["monetary_gbp"] = rng.lognormal(5, 1.5, len(df))
@@ -96,6 +96,8 @@ def test_preprocessing_handles_skew_negatives_missing_and_categories() -> None:
     assert result.model.centroids.shape[1] == 3
     unseen = df.head(3).assign(country="DE")
     assert result.model.predict(unseen).shape == (3,)
+    loaded = SegmentModel.load(result.model.save(tmp_path / "m.joblib"))
+    assert np.array_equal(loaded.predict(df), result.labels)
 
 
 def test_tiny_segment_fails_the_share_gate() -> None:

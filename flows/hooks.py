@@ -1,0 +1,30 @@
+"""Flow state hooks: a failed run says what failed and what is still served."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from prefect.artifacts import create_markdown_artifact
+
+from segments.runs import failure_report
+from segments.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def run_id_of(flow_run: Any) -> str:
+    """The pipeline's run id for a Prefect flow run (the flow computes the same)."""
+    return str(flow_run.id).replace("-", "")[:12]
+
+
+def record_failure(flow: Any, flow_run: Any, state: Any) -> None:
+    """on_failure hook: mark the run failed in ops.runs and publish a failure artifact."""
+    settings = Settings()
+    run_id = run_id_of(flow_run)
+    try:
+        markdown = failure_report(settings, run_id, str(state.message or state.name))
+        create_markdown_artifact(markdown=markdown, key="nightly-failure",
+                                 description=f"Run {run_id} failed")
+    except Exception:  # a hook must never hide the original failure
+        log.exception("could not record the failure of run %s", run_id)

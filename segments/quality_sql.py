@@ -1,0 +1,81 @@
+"""How validation talks to DuckDB: a shared-database cursor for GX, and run values as variables.
+
+Values reach SQL text (batch_filter, unexpected_rows_query) as DuckDB variables set with bound
+parameters; only parameter names, checked to be identifiers, are written into SQL.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+_SQL_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def sql_text(sql: str) -> str:
+    """Turn `$name` into `getvariable('name')`: values travel as DuckDB variables, not text."""
+    return _SQL_PARAM.sub(lambda m: f"getvariable('{m.group(1)}')", sql)
+
+
+def _sql_value(value: Any) -> Any:
+    """Values DuckDB can bind as a variable (lists and scalars pass as they are)."""
+    return value.isoformat() if isinstance(value, datetime) and value.tzinfo else value
+
+
+def batch_sql(meta: dict[str, Any]) -> str:
+    """The rows a suite validates: its relation, narrowed by an optional batch_filter."""
+    where = f" where {sql_text(meta['batch_filter'])}" if meta.get("batch_filter") else ""
+    return f"select * from {meta['relation']}{where}"
+
+
+def sample_rows(
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    meta: dict[str, Any],
+    parameters: dict[str, Any],
+    limit: int = 3,
+) -> list[dict[str, Any]]:
+    """A few rows a failed SQL expectation returned, so its message shows what was wrong.
+
+    GX keeps only the count at SUMMARY detail; this reruns the query only on failure.
+    """
+    sql = query.format(batch=f"({batch_sql(meta)})")
+    wrapper = validation_connection(con, parameters)
+    try:
+        cursor = wrapper.execute(f"select * from ({sql}) limit {int(limit)}")
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    except duckdb.Error as error:
+        return [{"error": str(error).splitlines()[0]}]
+    finally:
+        wrapper.close()
+
+
+def validation_connection(con: duckdb.DuckDBPyConnection, variables: dict[str, Any]) -> Any:
+    """A DB-API connection for SQLAlchemy that shares `con`'s database and sees our variables.
+
+    A second duckdb.connect() to the same file fails while `con` holds it with another
+    configuration (duckdb-engine adds a user agent), and SQLAlchemy's implicit ROLLBACK on
+    release wipes a result DuckDB has not yet fetched. So GX gets a cursor of `con` (same
+    database instance, own transaction state) wrapped to run in autocommit: validation only
+    reads, and each DuckDB statement is its own transaction.
+    """
+    from duckdb_engine import ConnectionWrapper
+
+    class _AutocommitWrapper(ConnectionWrapper):
+        def begin(self) -> None:
+            """No explicit transaction: DuckDB autocommits each read."""
+
+        def commit(self) -> None:
+            """Nothing to commit: validation never writes."""
+
+        def rollback(self) -> None:
+            """Nothing to roll back, and a ROLLBACK would drop a pending result."""
+
+    cursor = con.cursor()
+    for name, value in variables.items():
+        cursor.execute(f"set variable {name} = $value", {"value": _sql_value(value)})
+    return _AutocommitWrapper(cursor)

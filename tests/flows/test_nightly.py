@@ -1,0 +1,66 @@
+"""The whole nightly flow under Prefect's test harness, on small demo data."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows.nightly_segmentation import nightly_segmentation
+from flows.params import NightlyParams
+from segments.demo import generate_demo
+
+AS_OF = date(2026, 1, 1)
+
+
+def _run(home: Path, **params) -> dict:
+    return nightly_segmentation(NightlyParams(as_of=AS_OF, **params))
+
+
+def _segments(home: Path) -> list[tuple]:
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        return con.execute("select customer_id, segment_id, segment_name from "
+                           "marts.customer_segments order by customer_id").fetchall()
+
+
+@pytest.fixture
+def demo_home(segments_home: Path) -> Path:
+    generate_demo(segments_home / "landing", customers=400, seed=7)
+    return segments_home
+
+
+def test_nightly_flow_publishes_one_segment_per_customer(prefect_harness, demo_home):
+    summary = _run(demo_home)
+    with duckdb.connect(str(demo_home / "warehouse.duckdb"), read_only=True) as con:
+        buyers = con.execute(
+            "select count(distinct customer_id) from staging.stg_transactions "
+            "where customer_id is not null and invoiced_at < $as_of", {"as_of": AS_OF}
+        ).fetchone()[0]
+        rows, distinct, segments, runs = con.execute(
+            "select count(*), count(distinct customer_id), count(distinct segment_id), "
+            "count(distinct run_id) from marts.customer_segments").fetchone()
+        stages = dict(con.execute("select stage, status from ops.runs").fetchall())
+        quarantined = con.execute("select count(*) from ops.quarantine").fetchone()[0]
+        lake = list((demo_home / "lake" / "marts" / "customer_segments").glob("as_of=*/*.parquet"))
+    assert rows == distinct == buyers > 300
+    assert 3 <= segments <= 8 and runs == 1
+    assert set(stages.values()) == {"completed"}, stages
+    assert {"ingest", "features", "train", "score", "publish", "run"} <= stages.keys()
+    assert quarantined > 0  # the demo's deliberately bad rows are kept, with reasons
+    assert [p.parent.name for p in lake] == ["as_of=2026-01-01"]
+    assert summary["publish"]["rows"] == rows
+
+
+def test_same_seed_gives_the_same_segments(prefect_harness, tmp_path, monkeypatch):
+    results = []
+    for name in ("a", "b"):
+        home = tmp_path / name
+        monkeypatch.setenv("SEGMENTS_HOME", str(home))
+        monkeypatch.setenv("SEGMENTS_PII_KEY", "same-key")
+        generate_demo(home / "landing", customers=300, seed=11)
+        _run(home)
+        results.append(_segments(home))
+    assert results[0] == results[1]
+    assert len(results[0]) > 200

@@ -1,0 +1,80 @@
+"""The validate task inside a flow: artifacts, ops.runs bookkeeping, and the critical gate."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+from prefect import flow
+
+from segments.quality import CriticalExpectationError
+from segments.settings import Settings
+from segments.sql import apply_schema, run_model
+from tasks.validate import artifact_key, validate
+
+PARAMS = {
+    "as_of": date(2024, 1, 1),
+    "date_floor": date(2020, 1, 1),
+    "run_at": datetime(2024, 1, 2),
+}
+
+
+@flow(name="validate_customers_test")
+def validate_customers(run_id: str) -> list:
+    return validate(Settings(), ["stg_customers"], run_id, "validate_staging", PARAMS)
+
+
+def build_customers(settings: Settings, *, age: int) -> None:
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        apply_schema(con, settings.sql_dir)
+        con.execute(
+            "insert into staging.customer_versions select 'demo', 'L1', i, 'c' || i, 'nh', 'eh', "
+            "'female', date '1980-01-01', $age, 1000.0, 50, 'UK', date '2021-01-01', "
+            "timestamp '2023-12-01' from range(1, 4) r(i)",
+            {"age": age},
+        )
+        run_model(con, settings.sql_dir, "staging", "stg_customers")
+
+
+def read_artifact(key: str):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+        )
+    return found
+
+
+def test_validate_publishes_artifacts_and_passes(prefect_harness, segments_home: Path):
+    settings = Settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    build_customers(settings, age=40)
+    outcomes = validate_customers("run-ok")
+    assert [o.suite for o in outcomes] == ["stg_customers"] and outcomes[0].success
+    (table,) = read_artifact(artifact_key("results", "validate_staging"))
+    assert table.type == "table" and "age_years" in str(table.data)
+    (link,) = read_artifact(artifact_key("docs", "validate_staging"))
+    assert "reports/run-ok/data_docs/index.html" in str(link.data)
+    assert (settings.reports_dir / "run-ok" / "data_docs" / "index.html").exists()
+
+
+def test_a_critical_failure_fails_the_flow_and_the_stage(prefect_harness, segments_home: Path):
+    settings = Settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    build_customers(settings, age=130)
+    with pytest.raises(CriticalExpectationError, match=r"age_years.*130"):
+        validate_customers("run-bad")
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        status, message = con.execute(
+            "select status, message from ops.runs where run_id = 'run-bad' "
+            "and stage = 'validate_staging'"
+        ).fetchone()
+        stored = con.execute(
+            "select count(*) from ops.dq_results where run_id = 'run-bad' and not success"
+        ).fetchone()[0]
+    assert status == "failed" and "stg_customers" in message
+    assert stored == 1

@@ -1,0 +1,73 @@
+"""The bench harness runs end to end on a tiny generated dataset and writes its table.
+
+Structure only: timings depend on the machine and are never asserted.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.run import main
+
+LINES = 2_000
+
+
+@pytest.fixture(scope="module")
+def bench_result(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One bench run (every step in its own process) into a tmp results folder."""
+    root = tmp_path_factory.mktemp("bench")
+    return main(
+        [
+            "--lines",
+            str(LINES),
+            "--customers",
+            "100",
+            "--workdir",
+            str(root / "work"),
+            "--results-dir",
+            str(root / "results"),
+        ]
+    )
+
+
+def test_writes_markdown_and_json(bench_result: Path) -> None:
+    assert bench_result.name == f"bench_{LINES}.md"
+    assert bench_result.with_suffix(".json").is_file()
+
+
+def test_every_step_has_a_row(bench_result: Path) -> None:
+    payload = json.loads(bench_result.with_suffix(".json").read_text())
+    names = [step["name"] for step in payload["steps"]]
+    assert names[:2] == ["generate", "ingest"]
+    for expected in (
+        "features",
+        "train",
+        "score",
+        "publish",
+        "floor_csv",
+        "floor_staged",
+        "pandas_notebook",
+    ):
+        assert expected in names
+    assert any(name.startswith("validate_staging/") for name in names)
+    for step in payload["steps"]:
+        if step["kind"] == "validation":
+            # validation may not be built yet; then it says so instead of failing the run
+            assert step["status"] in ("ok", "n/a (not built)"), step
+        else:
+            assert step["status"] == "ok", step
+            assert step["seconds"] >= 0 and step["peak_rss_mb"] > 0
+    assert payload["machine"]["cpu_count"] >= 1
+    assert {goal["check"] for goal in payload["goals"]} >= {"features / floor_staged"}
+
+
+def test_table_has_ratio_columns(bench_result: Path) -> None:
+    text = bench_result.read_text()
+    assert (
+        "| stage | seconds | CPU s | peak RSS MB | rows | x floor (CSV) | x floor (staged)" in text
+    )
+    assert "**floor_csv**" in text and "**pandas_notebook**" in text
+    assert "## Goals" in text and "## Notes" in text

@@ -1,0 +1,59 @@
+-- Grain: one segment of the latest publish's model; key segment_id.
+-- What a segment is (catalog name, description, action) beside what it holds now (sizes and
+-- means of the published customers). Catalog segments nobody falls into show 0 customers.
+with
+
+segments as (
+    select * from marts.customer_segments
+),
+
+this_publish as (
+    select any_value(model_version) as model_version from segments
+),
+
+catalog as (
+    select segment_catalog.*
+    from ops.segment_catalog
+    inner join this_publish on this_publish.model_version = segment_catalog.model_version
+),
+
+sizes as (
+    select
+        segment_id,
+        any_value(segment_name) as segment_name,
+        count(*) as customers,
+        sum(monetary_gbp) as revenue_gbp,
+        avg(recency_days) as mean_recency_days,
+        avg(frequency) as mean_frequency,
+        avg(monetary_gbp) as mean_monetary_gbp,
+        avg(clv_gbp) as mean_clv_gbp,
+        mode(rfm_segment) as top_rfm_segment
+    from segments
+    group by segment_id
+),
+
+final as (
+    select
+        coalesce(sizes.segment_id, catalog.segment_id) as segment_id,
+        coalesce(catalog.segment_name, sizes.segment_name) as segment_name,
+        catalog.description,
+        catalog.action,
+        coalesce(sizes.customers, 0) as customers,
+        coalesce(sizes.customers, 0) / sum(coalesce(sizes.customers, 0)) over () as customer_share,
+        sizes.revenue_gbp,
+        -- null when no revenue is known (demographic feature set): a share of nothing is no 0
+        sizes.revenue_gbp / nullif(sum(sizes.revenue_gbp) over (), 0) as revenue_share,
+        sizes.mean_recency_days,
+        sizes.mean_frequency,
+        sizes.mean_monetary_gbp,
+        sizes.mean_clv_gbp,
+        sizes.top_rfm_segment,
+        this_publish.model_version,
+        cast($run_id as varchar) as run_id,
+        cast($as_of as date) as as_of
+    from sizes
+    full outer join catalog on catalog.segment_id = sizes.segment_id
+    cross join this_publish
+)
+
+select * from final order by segment_id
