@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
 import sys
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -30,6 +31,7 @@ def machine_info() -> dict[str, Any]:
             info[package] = version(package)
         except PackageNotFoundError:
             info[package] = None
+    info["git"] = _git_state()
     try:
         cpu = Path("/proc/cpuinfo").read_text()
         info["cpu_model"] = next(
@@ -45,6 +47,29 @@ def machine_info() -> dict[str, Any]:
     except (OSError, IndexError, ValueError):
         pass
     return info
+
+
+def _git_state() -> str | None:
+    """Commit of the code measured, '+dirty' when the working tree differs from it."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+dirty" if dirty.strip() else "")
 
 
 def _seconds(records: list[dict[str, Any]], name: str, key: str = "seconds") -> float | None:
@@ -178,7 +203,8 @@ def markdown(records: list[dict[str, Any]], meta: dict[str, Any]) -> str:
             f"{machine.get('date')} | {machine.get('cpu_count')} CPUs "
             f"({machine.get('cpu_model') or 'unknown CPU'}) | Python {machine.get('python')} | "
             f"DuckDB {machine.get('duckdb')} | scikit-learn {machine.get('scikit-learn')} | "
-            f"pandas {machine.get('pandas')} | seed {meta['seed']} | as_of {meta['as_of']}"
+            f"pandas {machine.get('pandas')} | seed {meta['seed']} | as_of {meta['as_of']} | "
+            f"code {machine.get('git') or 'unknown'}"
         ),
         "",
         _row(

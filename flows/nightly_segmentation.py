@@ -15,6 +15,7 @@ from tasks.cluster import fit_candidates, score_customers_task
 from tasks.features import build_features_task
 from tasks.ingest import ingest_landing_task
 from tasks.publish import build_candidate_task, publish_segments_task
+from tasks.report import build_report_task
 from tasks.summary import summarise_run
 from tasks.validate import validate
 from tasks.warehouse import prepare_warehouse_task
@@ -53,6 +54,7 @@ def nightly_segmentation(params: NightlyParams | None = None) -> dict[str, Any]:
         build_candidate_task(settings, run_id, as_of)
         validate(settings, ["customer_segments"], run_id, "validate_segments", dq)
         summary["publish"] = publish_segments_task(settings, run_id, as_of)
+        summary["report"] = str(build_report_task(settings, run_id))
         summarise_run(settings, run_id, as_of, summary)
     return summary
 

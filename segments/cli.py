@@ -97,6 +97,19 @@ def status() -> None:
     typer.echo(status_report(Settings()))
 
 
+@app.command()
+def export(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="A published date.")] = None,
+) -> None:
+    """Full CRM snapshot of a publish (change files are written by every publish)."""
+    from segments.exports import export_snapshot
+    from segments.settings import Settings
+
+    paths = export_snapshot(Settings(), date.fromisoformat(as_of) if as_of else None)
+    for path in paths.values():
+        typer.echo(str(path))
+
+
 @app.command("serve")
 def serve_cmd(
     timezone: Annotated[str | None, typer.Option(help="IANA zone for every schedule.")] = None,

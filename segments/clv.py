@@ -5,13 +5,13 @@ but it has been archived since 2020 (no fixes for new pandas; some methods alrea
 arrays instead of Series), and PyMC-Marketing pulls in PyMC + PyTensor (a compiler toolchain)
 for what is a 4-parameter and a 3-parameter maximum-likelihood fit. The formulas are short and
 published, so we implement them here and keep lifetimes as a test-only reference
-(tests/sql/test_clv.py checks parameters and predictions against it and against the
+(tests/sql/test_clv_fit.py checks parameters and predictions against it and against the
 published CDNOW estimates).
 
 References
 - Fader, Hardie & Lee (2005), "Counting Your Customers the Easy Way: An Alternative to the
-  Pareto/NBD Model", Marketing Science 24(2): likelihood eq. 6, P(alive) eq. 11 (appendix),
-  conditional expectation eq. 10.
+  Pareto/NBD Model", Marketing Science 24(2): likelihood eq. 6, conditional expectation
+  eq. 10; P(alive) from their note "Computing P(alive) Using the BG/NBD Model" (2008).
 - Fader, Hardie & Lee (2005), "RFM and CLV: Using Iso-Value Curves for Customer Base
   Analysis", JMR 42(4); Fader & Hardie (2013), "The Gamma-Gamma Model of Monetary Value".
 

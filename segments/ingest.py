@@ -21,7 +21,7 @@ from segments.sources import SourceMapping
 
 SCRATCH = "_loading"  # temp view over the rows read, with _line_number
 HASHED = "_loading_hashed"  # the same with PII replaced by pseudonyms
-_TEMP = ("_typed", "_reject_gaps", f"{SCRATCH}_data", "_json_lines")
+_TEMP = ("_typed", "_keep", "_reject_gaps", f"{SCRATCH}_data", "_json_lines")
 
 
 @dataclass
@@ -60,7 +60,10 @@ def now() -> datetime:
 
 
 def record(
-    con: duckdb.DuckDBPyConnection, result: LoadResult, entity: str, run_id: str,
+    con: duckdb.DuckDBPyConnection,
+    result: LoadResult,
+    entity: str,
+    run_id: str,
     started_at: datetime,
 ) -> None:
     """One row of ops.loads per attempt, whatever its outcome."""
@@ -68,8 +71,13 @@ def record(
         "insert into ops.loads values ($load_id, $run_id, $source, $entity, $path, $sha256, "
         "$size_bytes, $rows_read, $rows_staged, $rows_quarantined, $duplicates, "
         "$rows_without_customer, $status, $message, $started_at, $ended_at)",
-        {**result.as_dict(), "entity": entity, "run_id": run_id, "started_at": started_at,
-         "ended_at": now()},
+        {
+            **result.as_dict(),
+            "entity": entity,
+            "run_id": run_id,
+            "started_at": started_at,
+            "ended_at": now(),
+        },
     )
 
 
@@ -105,9 +113,15 @@ def ingest_file(
     done, attempts = previous_loads(con, mapping.name, sha)
     load_id = f"{mapping.name}-{sha[:12]}-{attempts + 1}"
     if done:
-        result = LoadResult(f"{load_id}-skip-{started:%Y%m%d%H%M%S%f}", mapping.name, name,
-                            "skipped", sha, size,
-                            message=f"same content already loaded as {done}; nothing to do")
+        result = LoadResult(
+            f"{load_id}-skip-{started:%Y%m%d%H%M%S%f}",
+            mapping.name,
+            name,
+            "skipped",
+            sha,
+            size,
+            message=f"same content already loaded as {done}; nothing to do",
+        )
         record(con, result, mapping.entity, run_id, started)
         return result
     try:
@@ -117,9 +131,20 @@ def ingest_file(
         record(con, result, mapping.entity, run_id, started)
         drop_scratch(con)
         return result
-    return load_scratch(con, mapping, name=name, load_id=load_id, sha=sha, size=size,
-                        rejects=rejects, run_id=run_id, started=started, pii_key=pii_key,
-                        lake_dir=lake_dir, date_floor=date_floor)
+    return load_scratch(
+        con,
+        mapping,
+        name=name,
+        load_id=load_id,
+        sha=sha,
+        size=size,
+        rejects=rejects,
+        run_id=run_id,
+        started=started,
+        pii_key=pii_key,
+        lake_dir=lake_dir,
+        date_floor=date_floor,
+    )
 
 
 def load_scratch(
@@ -148,20 +173,31 @@ def load_scratch(
         create_hashed_view(con, mapping, SCRATCH, HASHED, pii_key)
         n_ok = con.execute(f"select count(*) from {SCRATCH}_data").fetchone()[0]
         if n_ok + len(rejects) == 0:
-            raise FileUnreadableError(f"{name}: the file has no data rows; check that it is "
-                                      "the right export and not empty or truncated")
+            raise FileUnreadableError(
+                f"{name}: the file has no data rows; check that it is "
+                "the right export and not empty or truncated"
+            )
         con.execute("begin transaction")
         try:
             data_cols = load_steps.append_raw(con, mapping, HASHED, load_id, loaded_at)
             load_steps.supersede(con, mapping, name)
             good, quarantined = load_steps.quarantine(
-                con, mapping, HASHED, name, load_id, rejects, date_floor,
-                now() + timedelta(days=1))
+                con, mapping, HASHED, name, load_id, rejects, date_floor, now() + timedelta(days=1)
+            )
             staged, without_customer = load_steps.stage(con, mapping, load_id)
-            result = LoadResult(load_id, mapping.name, name, "loaded", sha, size,
-                                rows_read=n_ok + len(rejects), rows_staged=staged,
-                                rows_quarantined=quarantined, duplicates=good - staged,
-                                rows_without_customer=without_customer)
+            result = LoadResult(
+                load_id,
+                mapping.name,
+                name,
+                "loaded",
+                sha,
+                size,
+                rows_read=n_ok + len(rejects),
+                rows_staged=staged,
+                rows_quarantined=quarantined,
+                duplicates=good - staged,
+                rows_without_customer=without_customer,
+            )
             record(con, result, mapping.entity, run_id, started)
             if in_transaction is not None:
                 in_transaction(con, result)
@@ -172,8 +208,11 @@ def load_scratch(
         if lake_dir is not None:
             _export_lake(con, mapping, data_cols, result, loaded_at, lake_dir)
     except (FileUnreadableError, duckdb.Error, OSError, ValueError) as exc:
-        message = str(exc) if isinstance(exc, FileUnreadableError) else (
-            f"{name}: load failed ({type(exc).__name__}: {exc}); nothing was staged")
+        message = (
+            str(exc)
+            if isinstance(exc, FileUnreadableError)
+            else (f"{name}: load failed ({type(exc).__name__}: {exc}); nothing was staged")
+        )
         result = LoadResult(load_id, mapping.name, name, "failed", sha, size, message=message)
         record(con, result, mapping.entity, run_id, started)
     finally:
@@ -182,25 +221,35 @@ def load_scratch(
 
 
 def _export_lake(
-    con: duckdb.DuckDBPyConnection, mapping: SourceMapping, data_cols: list[str],
-    result: LoadResult, loaded_at: datetime, lake_dir: Path,
+    con: duckdb.DuckDBPyConnection,
+    mapping: SourceMapping,
+    data_cols: list[str],
+    result: LoadResult,
+    loaded_at: datetime,
+    lake_dir: Path,
 ) -> None:
     """The lake copy follows the commit; if it fails the load stands and says so."""
     try:
-        load_steps.export_raw_load(con, mapping, HASHED, data_cols, result.load_id, loaded_at,
-                                   lake_dir)
+        load_steps.export_raw_load(
+            con, mapping, HASHED, data_cols, result.load_id, loaded_at, lake_dir
+        )
     except (duckdb.Error, OSError) as exc:
         result.message = f"loaded, but the lake copy failed ({exc}); rerun export"
-        con.execute("update ops.loads set message = $m where load_id = $l",
-                    {"m": result.message, "l": result.load_id})
+        con.execute(
+            "update ops.loads set message = $m where load_id = $l",
+            {"m": result.message, "l": result.load_id},
+        )
 
 
 def drop_scratch(con: duckdb.DuckDBPyConnection) -> None:
     """Remove every temp relation of a load (the raw PII lives only there)."""
     for view in (HASHED, SCRATCH):
         con.execute(f"drop view if exists {view}")
-    temp = con.execute("select table_name from duckdb_tables() where temporary and "
-                       "(starts_with(table_name, '_pii_lookup_') "
-                       "or table_name in $names)", {"names": list(_TEMP)}).fetchall()
+    temp = con.execute(
+        "select table_name from duckdb_tables() where temporary and "
+        "(starts_with(table_name, '_pii_lookup_') "
+        "or table_name in $names)",
+        {"names": list(_TEMP)},
+    ).fetchall()
     for (table,) in temp:
         con.execute(f"drop table if exists {table}")

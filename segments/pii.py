@@ -36,8 +36,11 @@ def load_key(settings: Settings) -> bytes:
         key_file.parent.mkdir(parents=True, exist_ok=True)
         key_file.write_text(secrets.token_hex(32))
         key_file.chmod(0o600)
-        log.warning("SEGMENTS_PII_KEY not set: generated a demo key at %s. Do not use it for "
-                    "real customer data; set SEGMENTS_PII_KEY instead.", key_file)
+        log.warning(
+            "SEGMENTS_PII_KEY not set: generated a demo key at %s. Do not use it for "
+            "real customer data; set SEGMENTS_PII_KEY instead.",
+            key_file,
+        )
     return key_file.read_text().strip().encode()
 
 
@@ -63,18 +66,28 @@ def create_hashed_view(
     replaced, joins = [], []
     for i, column in enumerate(c for c in mapping.columns.values() if c.pii):
         quoted = '"' + column.source.replace('"', '""') + '"'
-        norm = (rf"nullif(regexp_replace(trim(s.{quoted}), '\.0+$', ''), '')"
-                if column.type == "id" else f"nullif(trim(s.{quoted}), '')")
-        values = [r[0] for r in con.execute(
-            f"select distinct {norm} from {source} s where {norm} is not null").fetchall()]
+        norm = (
+            rf"nullif(regexp_replace(trim(s.{quoted}), '\.0+$', ''), '')"
+            if column.type == "id"
+            else f"nullif(trim(s.{quoted}), '')"
+        )
+        values = [
+            r[0]
+            for r in con.execute(
+                f"select distinct {norm} from {source} s where {norm} is not null"
+            ).fetchall()
+        ]
         lookup = f"_pii_lookup_{i}"
-        con.register(f"{lookup}_frame", pd.DataFrame({"v": values, "h": pseudonyms(values, key)},
-                                                     dtype="string"))
+        con.register(
+            f"{lookup}_frame",
+            pd.DataFrame({"v": values, "h": pseudonyms(values, key)}, dtype="string"),
+        )
         con.execute(f"create or replace temp table {lookup} as select * from {lookup}_frame")
         con.unregister(f"{lookup}_frame")
         if column.source not in {r for r, _ in replaced}:
             replaced.append((column.source, f"coalesce(p{i}.h, s.{quoted}) as {quoted}"))
             joins.append(f"left join {lookup} p{i} on {norm} = p{i}.v")
     star = f"s.* replace ({', '.join(e for _, e in replaced)})" if replaced else "s.*"
-    con.execute(f"create or replace temp view {view} as select {star} from {source} s "
-                + " ".join(joins))
+    con.execute(
+        f"create or replace temp view {view} as select {star} from {source} s " + " ".join(joins)
+    )

@@ -58,7 +58,7 @@ def observed_text(result: dict[str, Any], exception: dict[str, Any] | None) -> s
         rows = (result.get("details") or {}).get("unexpected_rows")
         if rows:
             sample = rows[:_SAMPLE] if isinstance(rows, list) else rows
-            return _text(f"{observed} unexpected rows, e.g. {json.dumps(sample, default=str)}")
+            return _text(f"{observed} unexpected row(s), e.g. {json.dumps(sample, default=str)}")
         return _text(observed)
     if "unexpected_count" in result:
         count, total = result.get("unexpected_count"), result.get("element_count")

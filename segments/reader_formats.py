@@ -13,8 +13,10 @@ from segments.sources import SourceMapping
 def reject_raw(mapping: SourceMapping, text: str) -> dict[str, str]:
     """The raw line for ops.quarantine, or only its digest when the source has PII columns."""
     if any(c.pii for c in mapping.columns.values()):
-        return {"line_sha256": hashlib.sha256(text.encode()).hexdigest(),
-                "note": "raw text withheld: this source has PII columns"}
+        return {
+            "line_sha256": hashlib.sha256(text.encode()).hexdigest(),
+            "note": "raw text withheld: this source has PII columns",
+        }
     return {"line": text}
 
 
@@ -23,15 +25,19 @@ def read_jsonl(
 ) -> tuple[list[dict], None]:
     """Read JSON lines as text first, so an invalid line is quarantined with its number."""
     con.execute(
-        "create or replace temp table _json_lines as select line, rowid + 1 as _line_number "
+        "create or replace temp table _json_text as select line "
         "from read_csv($p, columns = {'line': 'VARCHAR'}, header = false, delim = '\x01', "
-        "quote = '', escape = '', auto_detect = false, compression = 'auto') "
-        "where trim(line) <> ''",
+        "quote = '', escape = '', auto_detect = false, compression = 'auto')",
         {"p": str(path)},
     )
+    con.execute(  # rowid is the line's position: blank lines are skipped, not renumbered
+        "create or replace temp table _json_lines as select line, rowid + 1 as _line_number "
+        "from _json_text where trim(line) <> ''"
+    )
+    con.execute("drop table _json_text")
     sources = list(dict.fromkeys(c.source for c in mapping.columns.values()))
     extract = ", ".join(
-        f"json_extract_string(line, $k{i}) as \"{c.replace(chr(34), chr(34) * 2)}\""
+        f'json_extract_string(line, $k{i}) as "{c.replace(chr(34), chr(34) * 2)}"'
         for i, c in enumerate(sources)
     )
     keys = {f"k{i}": "$." + '"' + c.replace('"', '\\"') + '"' for i, c in enumerate(sources)}
@@ -45,14 +51,23 @@ def read_jsonl(
         f"select _line_number, line from _json_lines where not ({ok}) order by 1"
     ).fetchall()
     con.execute("drop table _json_lines")
-    rejects = [{"line": int(n), "code": "malformed_line",
-                "reason": "INVALID JSON: the line is not one JSON object",
-                "raw": reject_raw(mapping, text)} for n, text in bad]
+    rejects = [
+        {
+            "line": int(n),
+            "code": "malformed_line",
+            "reason": "INVALID JSON: the line is not one JSON object",
+            "raw": reject_raw(mapping, text),
+        }
+        for n, text in bad
+    ]
     return rejects, None
 
 
 def read_xlsx(
-    con: duckdb.DuckDBPyConnection, mapping: SourceMapping, path, table: str,
+    con: duckdb.DuckDBPyConnection,
+    mapping: SourceMapping,
+    path,
+    table: str,
     chunk_rows: int = 50_000,
 ) -> tuple[list[dict], None]:
     """Excel through openpyxl's streaming reader, in chunks, as text."""
@@ -60,8 +75,9 @@ def read_xlsx(
 
     book = load_workbook(path, read_only=True, data_only=True)
     rows = book.worksheets[0].iter_rows(values_only=True)
-    header = [str(h).strip() if h is not None else f"column{i}"
-              for i, h in enumerate(next(rows, ()))]
+    header = [
+        str(h).strip() if h is not None else f"column{i}" for i, h in enumerate(next(rows, ()))
+    ]
     if not header:
         raise ValueError("the first sheet is empty")
     created = False

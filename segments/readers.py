@@ -110,9 +110,10 @@ def finish_scratch(
     # "gap ordinal" (line - first_line - rejects before it) is at most k. An ASOF join adds
     # that count without an UPDATE over the whole table.
     con.execute(
-        "create or replace temp table _reject_gaps as select line - $first - "
-        "(row_number() over (order by line) - 1) as gap, row_number() over (order by line) "
-        "as n_before from (select unnest($lines::bigint[]) as line)",
+        "create or replace temp table _reject_gaps as select gap, max(n_before) as n_before "
+        "from (select line - $first - (row_number() over (order by line) - 1) as gap, "
+        "row_number() over (order by line) as n_before "
+        "from (select unnest($lines::bigint[]) as line)) group by gap",  # adjacent rejects
         {"first": first_line, "lines": sorted(r["line"] for r in rejects)},
     )
     first = int(first_line)
@@ -132,8 +133,12 @@ def _esc(name: str) -> str:
 
 def _encoding(name: str) -> str:
     encoding = name.lower().replace("_", "-")
-    return {"latin1": "latin-1", "iso-8859-1": "latin-1", "utf8": "utf-8",
-            "utf-8-sig": "utf-8"}.get(encoding, encoding)
+    return {
+        "latin1": "latin-1",
+        "iso-8859-1": "latin-1",
+        "utf8": "utf-8",
+        "utf-8-sig": "utf-8",
+    }.get(encoding, encoding)
 
 
 def csv_columns(path: Path, mapping: SourceMapping) -> list[str]:
@@ -187,17 +192,29 @@ def _read_csv(
     for line, error_type, error_message, csv_line in rows:
         code = "invalid_encoding" if error_type in _ENCODING_ERRORS else "malformed_line"
         reason = f"{error_type}: {error_message}"[:500]
-        rejects.append({"line": int(line), "code": code, "reason": reason,
-                        "raw": reject_raw(mapping, csv_line or "")})
+        rejects.append(
+            {
+                "line": int(line),
+                "code": code,
+                "reason": reason,
+                "raw": reject_raw(mapping, csv_line or ""),
+            }
+        )
     return rejects, 2 if opts.header else 1
 
 
 def _read_parquet(
     con: duckdb.DuckDBPyConnection, mapping: SourceMapping, path: Path, table: str
 ) -> tuple[list[dict], int]:
-    cols = [r[0] for r in con.execute("describe select * from read_parquet($p)",
-                                      {"p": str(path)}).fetchall()]
+    cols = [
+        r[0]
+        for r in con.execute(
+            "describe select * from read_parquet($p)", {"p": str(path)}
+        ).fetchall()
+    ]
     select = ", ".join(f'"{_esc(c)}"::varchar as "{_esc(c)}"' for c in cols)
-    con.execute(f"create or replace temp table {table} as select {select} from read_parquet($p)",
-                {"p": str(path)})
+    con.execute(
+        f"create or replace temp table {table} as select {select} from read_parquet($p)",
+        {"p": str(path)},
+    )
     return [], 1

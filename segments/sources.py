@@ -13,14 +13,34 @@ import yaml
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 Entity = Literal["transactions", "customers", "events"]
-ColumnType = Literal["varchar", "id", "integer", "bigint", "double", "date", "timestamp", "boolean"]
+ColumnType = Literal[
+    "varchar", "id", "integer", "bigint", "double", "date", "timestamp", "boolean"
+]
 
 # Target columns each entity can fill, and the staging table it lands in.
 ENTITY_COLUMNS: dict[str, tuple[str, ...]] = {
-    "transactions": ("invoice_id", "product_code", "description", "quantity", "unit_price_gbp",
-                     "invoiced_at", "customer_id", "country"),
-    "customers": ("customer_id", "name_hash", "email_hash", "gender", "birth_date", "age_years",
-                  "annual_income_gbp", "spending_score", "country", "signup_date"),
+    "transactions": (
+        "invoice_id",
+        "product_code",
+        "description",
+        "quantity",
+        "unit_price_gbp",
+        "invoiced_at",
+        "customer_id",
+        "country",
+    ),
+    "customers": (
+        "customer_id",
+        "name_hash",
+        "email_hash",
+        "gender",
+        "birth_date",
+        "age_years",
+        "annual_income_gbp",
+        "spending_score",
+        "country",
+        "signup_date",
+    ),
     "events": ("customer_id", "session_id", "event_type", "event_at", "channel"),
 }
 ENTITY_TABLE = {
@@ -40,7 +60,9 @@ class Column(BaseModel):
     type: ColumnType = "varchar"
     required: bool = False
     pii: bool = Field(default=False, description="Replace by HMAC-SHA256 at ingest.")
-    formats: list[str] = Field(default_factory=list, description="strptime formats, tried in order.")
+    formats: list[str] = Field(
+        default_factory=list, description="strptime formats, tried in order."
+    )
     values: dict[str, str] | None = Field(
         default=None, description="Recode map (source value -> canonical); others are invalid."
     )
@@ -116,8 +138,10 @@ class SourceMapping(BaseModel):
         allowed = ENTITY_COLUMNS[self.entity]
         unknown = [c for c in self.columns if c not in allowed]
         if unknown:
-            raise ValueError(f"{self.name}: columns {unknown} are not {self.entity} columns "
-                             f"(allowed: {', '.join(allowed)})")
+            raise ValueError(
+                f"{self.name}: columns {unknown} are not {self.entity} columns "
+                f"(allowed: {', '.join(allowed)})"
+            )
         if "customer_id" not in self.columns and self.entity != "transactions":
             raise ValueError(f"{self.name}: a {self.entity} mapping needs customer_id")
         return self
@@ -156,5 +180,7 @@ def resolve_mapping(name_or_path: str, sql_dir: Path) -> SourceMapping:
     path = Path(name_or_path)
     if path.suffix in {".yaml", ".yml"} and path.exists():
         return load_mapping(path)
-    raise ValueError(f"unknown source {name_or_path!r}: use one of {sorted(mappings)} "
-                     "or the path of a mapping .yaml file")
+    raise ValueError(
+        f"unknown source {name_or_path!r}: use one of {sorted(mappings)} "
+        "or the path of a mapping .yaml file"
+    )

@@ -30,6 +30,11 @@ def landing_files(landing_dir: Path, mapping: SourceMapping) -> list[Path]:
 def ingest_path(con: duckdb.DuckDBPyConnection, mapping: SourceMapping, path: Path, *,
                 run_id: str, settings: Settings) -> list[LoadResult]:
     """Load one file, or every matching file of a folder, through one mapping."""
+    if mapping.database is not None:  # a database source: PATH is not used
+        from segments.db_sources import ingest_database
+
+        return ingest_database(con, mapping, run_id=run_id, pii_key=load_key(settings),
+                               lake_dir=settings.lake_dir, date_floor=settings.date_floor)
     files = sorted(p for p in path.glob(mapping.file_pattern) if p.is_file()) \
         if path.is_dir() else [path]
     if not files:

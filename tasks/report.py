@@ -11,6 +11,7 @@ from prefect import task
 from prefect.artifacts import create_link_artifact
 
 from segments.db import connect
+from segments.runs import stage
 from segments.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,18 +34,28 @@ def build_report(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str
     page, charts = render_html(data)
     path = write_atomic(report_path(settings, run_id), page)
     write_atomic(settings.reports_dir / "latest" / "index.html", page)
-    log.info("report of run %s: %d charts, %.1f MB, %.1f s -> %s", run_id, charts,
-             len(page.encode()) / 1e6, time.perf_counter() - started, path)
+    log.info(
+        "report of run %s: %d charts, %.1f MB, %.1f s -> %s",
+        run_id,
+        charts,
+        len(page.encode()) / 1e6,
+        time.perf_counter() - started,
+        path,
+    )
     return path
 
 
 @task(name="build_report")
 def build_report_task(settings: Settings, run_id: str) -> str:
     """Build the report after publishing and link it from the flow run's artifacts."""
-    with connect(settings) as con:
+    with stage(settings, run_id, "report") as details, connect(settings) as con:
         path = build_report(con, settings, run_id)
-    create_link_artifact(link=path.resolve().as_uri(), link_text=f"Run report {run_id}",
-                         key="run-report",
-                         description=f"Self-contained HTML report of run {run_id} (opens "
-                                     "offline in a browser; also at reports/latest/).")
+        details["path"] = str(path)
+    create_link_artifact(
+        link=path.resolve().as_uri(),
+        link_text=f"Run report {run_id}",
+        key="run-report",
+        description=f"Self-contained HTML report of run {run_id} (opens "
+        "offline in a browser; also at reports/latest/).",
+    )
     return str(path)

@@ -1,6 +1,8 @@
 """The bench harness runs end to end on a tiny generated dataset and writes its table.
 
-Structure only: timings depend on the machine and are never asserted.
+Structure only: timings depend on the machine and are never asserted. Marked slow: every
+step is its own process importing DuckDB, scikit-learn and Great Expectations (1-2 minutes on
+an idle 2-core machine, more on a busy one).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import pytest
 from bench.run import main
 
 LINES = 2_000
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

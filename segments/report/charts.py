@@ -36,8 +36,12 @@ def sample(frame: pd.DataFrame, n: int = SAMPLE_POINTS, seed: int = 42) -> pd.Da
 
 def base_layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
     """Shared look: white template, title, compact margins."""
-    fig.update_layout(template="plotly_white", title=title, height=height,
-                      margin={"l": 60, "r": 20, "t": 60, "b": 50})
+    fig.update_layout(
+        template="plotly_white",
+        title=title,
+        height=height,
+        margin={"l": 60, "r": 20, "t": 60, "b": 50},
+    )
     return fig
 
 
@@ -55,8 +59,13 @@ def quarantine_chart(quarantine: pd.DataFrame) -> go.Figure:
     """Quarantined lines by reason, one colour per source."""
     fig = go.Figure()
     for source, group in quarantine.groupby("source"):
-        fig.add_bar(name=str(source), x=group["reason_code"], y=group["rows"],
-                    hovertext=group["example"], hoverinfo="x+y+name+text")
+        fig.add_bar(
+            name=str(source),
+            x=group["reason_code"],
+            y=group["rows"],
+            hovertext=group["example"],
+            hoverinfo="x+y+name+text",
+        )
     fig.update_layout(barmode="stack")
     fig.update_yaxes(title="rows")
     return base_layout(fig, "Quarantined lines by reason", 360)
@@ -66,8 +75,9 @@ def _money_ticks(values: np.ndarray) -> tuple[list[float], list[str]]:
     """Tick positions on a log10 axis labelled in pounds."""
     lo, hi = int(np.floor(values.min())), int(np.ceil(values.max()))
     ticks = list(range(lo, hi + 1))
-    return [float(t) for t in ticks], [f"£{10.0 ** t:,.0f}" if t >= 0 else f"£{10.0 ** t:g}"
-                                       for t in ticks]
+    return [float(t) for t in ticks], [
+        f"£{10.0**t:,.0f}" if t >= 0 else f"£{10.0**t:g}" for t in ticks
+    ]
 
 
 def histograms(features: pd.DataFrame, columns: list[str]) -> go.Figure:
@@ -76,8 +86,13 @@ def histograms(features: pd.DataFrame, columns: list[str]) -> go.Figure:
     ncols = 3
     nrows = max(1, -(-len(columns) // ncols))
     titles = [humanize(c) + (" (log)" if is_money(c) else "") for c in columns]
-    fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=titles,
-                        vertical_spacing=0.5 / nrows, horizontal_spacing=0.06)
+    fig = make_subplots(
+        rows=nrows,
+        cols=ncols,
+        subplot_titles=titles,
+        vertical_spacing=0.5 / nrows,
+        horizontal_spacing=0.06,
+    )
     for i, column in enumerate(columns):
         values = features[column].dropna().to_numpy(dtype=float)
         row, col = divmod(i, ncols)
@@ -86,21 +101,40 @@ def histograms(features: pd.DataFrame, columns: list[str]) -> go.Figure:
             values = np.log10(positive) if len(positive) else np.zeros(0)
         counts, edges = np.histogram(values, bins=30) if len(values) else ([], [0.0])
         centers = (np.asarray(edges[:-1]) + np.asarray(edges[1:])) / 2 if len(counts) else []
-        fig.add_bar(x=centers, y=counts, row=row + 1, col=col + 1, showlegend=False,
-                    marker_color=PALETTE[0], name=column,
-                    hovertemplate=f"{column}: %{{x:.3g}}<br>customers: %{{y}}<extra></extra>")
+        fig.add_bar(
+            x=centers,
+            y=counts,
+            row=row + 1,
+            col=col + 1,
+            showlegend=False,
+            marker_color=PALETTE[0],
+            name=column,
+            hovertemplate=f"{column}: %{{x:.3g}}<br>customers: %{{y}}<extra></extra>",
+        )
         if is_money(column) and len(values):
             vals, text = _money_ticks(values)
             fig.update_xaxes(tickvals=vals, ticktext=text, row=row + 1, col=col + 1)
     fig.update_layout(bargap=0.05)
-    return base_layout(fig, "Feature distributions (money on log10 axes; £0 and below not shown)",
-                       260 * nrows + 60)
+    return base_layout(
+        fig,
+        "Feature distributions (money on log10 axes; £0 and below not shown)",
+        260 * nrows + 60,
+    )
 
 
-def segment_scatter(frame: pd.DataFrame, x: str, y: str, colors: dict[str, str], *,
-                    title: str, log_x: bool = False, log_y: bool = False,
-                    x_title: str | None = None, y_title: str | None = None,
-                    seed: int = 42) -> go.Figure:
+def segment_scatter(
+    frame: pd.DataFrame,
+    x: str,
+    y: str,
+    colors: dict[str, str],
+    *,
+    title: str,
+    log_x: bool = False,
+    log_y: bool = False,
+    x_title: str | None = None,
+    y_title: str | None = None,
+    seed: int = 42,
+) -> go.Figure:
     """One trace per segment (so the page filter and the legend can hide segments)."""
     data = frame.dropna(subset=[x, y])
     dropped = 0
@@ -113,15 +147,21 @@ def segment_scatter(frame: pd.DataFrame, x: str, y: str, colors: dict[str, str],
     fig = go.Figure()
     for name, color in colors.items():
         part = data[data["segment_name"] == name]
-        fig.add_scatter(x=part[x], y=part[y], mode="markers", name=name,
-                          marker={"color": color, "size": 5, "opacity": 0.6},
-                          customdata=part[["customer_id"]].to_numpy(),
-                          hovertemplate=f"{name}<br>{x}: %{{x:,.4g}}<br>{y}: %{{y:,.4g}}"
-                                        "<br>%{customdata[0]}<extra></extra>")
+        fig.add_scatter(
+            x=part[x],
+            y=part[y],
+            mode="markers",
+            name=name,
+            marker={"color": color, "size": 5, "opacity": 0.6},
+            customdata=part[["customer_id"]].to_numpy(),
+            hovertemplate=f"{name}<br>{x}: %{{x:,.4g}}<br>{y}: %{{y:,.4g}}"
+            "<br>%{customdata[0]}<extra></extra>",
+        )
     fig.update_xaxes(type="log" if log_x else "linear", title=x_title or humanize(x))
     fig.update_yaxes(type="log" if log_y else "linear", title=y_title or humanize(y))
-    note = f" ({len(data):,} customers" + (f"; {dropped:,} at £0 or below not shown)"
-                                            if dropped else ")")
+    note = f" ({len(data):,} customers" + (
+        f"; {dropped:,} at £0 or below not shown)" if dropped else ")"
+    )
     fig.update_layout(meta=FILTERABLE)
     return base_layout(fig, title + note, 460)
 
@@ -131,9 +171,19 @@ def correlation_heatmap(features: pd.DataFrame, columns: list[str]) -> go.Figure
     columns = [c for c in columns if c in features and features[c].nunique() > 1]
     corr = features[columns].astype(float).corr(method="spearman").round(2)
     labels = [humanize(c) for c in columns]
-    fig = go.Figure(go.Heatmap(z=corr.to_numpy(), x=labels, y=labels, zmin=-1, zmax=1,
-                               colorscale="RdBu", reversescale=True, text=corr.to_numpy(),
-                               texttemplate="%{text}", hovertemplate="%{y} vs %{x}: %{z}"
-                                                                      "<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=corr.to_numpy(),
+            x=labels,
+            y=labels,
+            zmin=-1,
+            zmax=1,
+            colorscale="RdBu",
+            reversescale=True,
+            text=corr.to_numpy(),
+            texttemplate="%{text}",
+            hovertemplate="%{y} vs %{x}: %{z}<extra></extra>",
+        )
+    )
     fig.update_yaxes(autorange="reversed")
     return base_layout(fig, "Spearman correlation of the features", 120 + 42 * len(columns))

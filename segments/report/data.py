@@ -48,8 +48,14 @@ class ReportData:
     embedding_note: str = ""
 
 
-def load_report_data(con: duckdb.DuckDBPyConnection, run_id: str, *, seed: int = 42,
-                     threads: int | None = 1, tsne_sample: int = 2_000) -> ReportData:
+def load_report_data(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    *,
+    seed: int = 42,
+    threads: int | None = 1,
+    tsne_sample: int = 2_000,
+) -> ReportData:
     """Read the run's facts; optional tables (quality, backtests, history) may be absent."""
     run = ops.run_info(con, run_id)
     feature_set = FEATURE_SETS.get(run.feature_set)
@@ -107,6 +113,12 @@ def add_embedding(data: ReportData, *, seed: int, threads: int | None, tsne_samp
         log.warning("report embedding skipped: %s", exc)
         data.embedding_note = f"The model could not transform this run's features: {exc}"
         return
-    emb = embed(X, data.features["segment_id"].to_numpy(), data.features["customer_id"].to_numpy(),
-                tsne_sample=tsne_sample, threads=threads, seed=seed)
+    emb = embed(
+        X,
+        data.features["segment_id"].to_numpy(),
+        data.features["customer_id"].to_numpy(),
+        tsne_sample=tsne_sample,
+        threads=threads,
+        seed=seed,
+    )
     data.pca, data.tsne, data.pca_variance = emb.pca, emb.tsne, emb.explained_variance

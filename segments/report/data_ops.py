@@ -47,8 +47,19 @@ def run_info(con: duckdb.DuckDBPyConnection, run_id: str) -> RunInfo:
     as_of, version, n, fs, algorithm, k, trained_in, reason, artifact, metrics = row
     if fs is None:
         raise ValueError(f"model {version} of run {run_id!r} is not in ops.model_registry")
-    return RunInfo(run_id, as_of, version, fs, algorithm, int(k), int(n), trained_in, reason,
-                   artifact, json.loads(metrics) if metrics else {})
+    return RunInfo(
+        run_id,
+        as_of,
+        version,
+        fs,
+        algorithm,
+        int(k),
+        int(n),
+        trained_in,
+        reason,
+        artifact,
+        json.loads(metrics) if metrics else {},
+    )
 
 
 def stages(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
@@ -76,12 +87,19 @@ def loads(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
 def staged_rows(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """What the warehouse holds per source, whichever run loaded it."""
     parts = []
-    for entity, relation in (("transactions", "staging.stg_transactions"),
-                             ("customers", "staging.stg_customers"),
-                             ("events", "staging.stg_events")):
+    for entity, relation in (
+        ("transactions", "staging.stg_transactions"),
+        ("customers", "staging.stg_customers"),
+        ("events", "staging.stg_events"),
+    ):
         if table_exists(con, relation):
-            parts.append(frame(con, f"select source, '{entity}' as entity, count(*) as rows "
-                                    f"from {relation} group by all"))
+            parts.append(
+                frame(
+                    con,
+                    f"select source, '{entity}' as entity, count(*) as rows "
+                    f"from {relation} group by all",
+                )
+            )
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     return out.sort_values(["entity", "source"]).reset_index(drop=True) if len(out) else out
 

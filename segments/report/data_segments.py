@@ -13,14 +13,18 @@ from segments.report.sql_util import columns_of, frame, table_exists
 RFM_COLUMNS = ("r_score", "fm_score", "rfm_segment")
 
 
-def scored_features(con: duckdb.DuckDBPyConnection, run_id: str, feature_set: FeatureSet,
-                    as_of: object) -> pd.DataFrame:
+def scored_features(
+    con: duckdb.DuckDBPyConnection, run_id: str, feature_set: FeatureSet, as_of: object
+) -> pd.DataFrame:
     """Each scored customer's features at the run's as_of, with segment id and name."""
     available = columns_of(con, feature_set.relation)
     if not available:
         return pd.DataFrame()
-    wanted = [c for c in dict.fromkeys([*feature_set.columns, "monetary_gbp", *RFM_COLUMNS])
-              if c in available]
+    wanted = [
+        c
+        for c in dict.fromkeys([*feature_set.columns, "monetary_gbp", *RFM_COLUMNS])
+        if c in available
+    ]
     cols = ", ".join(f"f.{c}" for c in wanted)
     return frame(
         con,
@@ -63,8 +67,14 @@ def key_features(features: pd.DataFrame, numeric: list[str]) -> pd.DataFrame:
     return feature_stats(features, features["segment_id"].to_numpy(), cols)
 
 
-def top_products(con: duckdb.DuckDBPyConnection, run_id: str, *, top_n: int = 5,
-                 min_customers: int = 5, min_customer_share: float = 0.02) -> pd.DataFrame:
+def top_products(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    *,
+    top_n: int = 5,
+    min_customers: int = 5,
+    min_customer_share: float = 0.02,
+) -> pd.DataFrame:
     """Products over-represented in each segment's revenue (lift), with minimum support.
 
     lift = (product's share of the segment's revenue) / (its share of everyone's revenue);
@@ -114,8 +124,12 @@ def top_products(con: duckdb.DuckDBPyConnection, run_id: str, *, top_n: int = 5,
             <= $top_n
         order by segment_id, lift desc
         """,
-        {"r": run_id, "top_n": top_n, "min_customers": min_customers,
-         "min_share": min_customer_share},
+        {
+            "r": run_id,
+            "top_n": top_n,
+            "min_customers": min_customers,
+            "min_share": min_customer_share,
+        },
     )
 
 
@@ -124,9 +138,10 @@ def rfm_grid(features: pd.DataFrame) -> pd.DataFrame:
     if not set(RFM_COLUMNS) <= set(features.columns) or features["r_score"].isna().all():
         return pd.DataFrame()
     grid = features.dropna(subset=["r_score", "fm_score"]).groupby(["r_score", "fm_score"])
-    return grid.agg(customers=("customer_id", "size"),
-                    rfm_segment=("rfm_segment", lambda s: s.mode().iat[0] if len(s) else ""),
-                    ).reset_index()
+    return grid.agg(
+        customers=("customer_id", "size"),
+        rfm_segment=("rfm_segment", lambda s: s.mode().iat[0] if len(s) else ""),
+    ).reset_index()
 
 
 def rfm_vs_segments(features: pd.DataFrame) -> pd.DataFrame:

@@ -40,11 +40,16 @@ def table(frame: pd.DataFrame, *, highlight: str | None = None, percent: tuple =
     for record in frame.to_dict("records"):
         cls = ' class="hl"' if highlight and record.get(highlight) else ""
         cells = "".join(
-            f"<td>{v:.1%}</td>" if c in percent and isinstance(v, float) and not math.isnan(v)
-            else f"<td>{_cell(v)}</td>" for c, v in record.items())
+            f"<td>{v:.1%}</td>"
+            if c in percent and isinstance(v, float) and not math.isnan(v)
+            else f"<td>{_cell(v)}</td>"
+            for c, v in record.items()
+        )
         rows.append(f"<tr{cls}>{cells}</tr>")
-    return (f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(rows)}</tbody></table></div>")
+    return (
+        f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
 
 
 def _key_lines(stats: pd.DataFrame, n: int = 4) -> str:
@@ -53,35 +58,63 @@ def _key_lines(stats: pd.DataFrame, n: int = 4) -> str:
     items = []
     for r in top.itertuples():
         arrow = "▲" if r.rank_score > 0.1 else ("▼" if r.rank_score < -0.1 else "≈")
-        items.append(f"<li><b>{escape(humanize(r.feature))}</b> {arrow} "
-                     f"{escape(fmt_value(r.feature, r.median))} "
-                     f"<span class=\"muted\">(all: {escape(fmt_value(r.feature, r.population_median))})"
-                     "</span></li>")
+        items.append(
+            f"<li><b>{escape(humanize(r.feature))}</b> {arrow} "
+            f"{escape(fmt_value(r.feature, r.median))} "
+            f'<span class="muted">(all: {escape(fmt_value(r.feature, r.population_median))})'
+            "</span></li>"
+        )
     return "<ul>" + "".join(items) + "</ul>"
 
 
-def profile_cards(summary: pd.DataFrame, catalog: pd.DataFrame, key_features: pd.DataFrame,
-                  top_products: pd.DataFrame, colors: dict[str, str]) -> str:
+def profile_cards(
+    summary: pd.DataFrame,
+    catalog: pd.DataFrame,
+    key_features: pd.DataFrame,
+    top_products: pd.DataFrame,
+    colors: dict[str, str],
+) -> str:
     """One card per segment: name, description, size, revenue share, key features, action,
     top products."""
     info = catalog.set_index("segment_id") if len(catalog) else pd.DataFrame()
     cards = []
     for seg in summary.itertuples():
         name = str(seg.segment_name)
-        description = info.at[seg.segment_id, "description"] if seg.segment_id in info.index else ""
+        description = (
+            info.at[seg.segment_id, "description"] if seg.segment_id in info.index else ""
+        )
         action = info.at[seg.segment_id, "action"] if seg.segment_id in info.index else ""
-        revenue = ("n/a (no revenue in this feature set)" if math.isnan(seg.revenue_share)
-                   else f"{seg.revenue_share:.1%}")
-        stats = key_features[key_features["segment_id"] == seg.segment_id] if len(
-            key_features) else key_features
-        products = (top_products[top_products["segment_id"] == seg.segment_id]
-                    if len(top_products) else top_products)
-        product_html = ("<ol>" + "".join(
-            f"<li>{escape(str(p.description or p.product_code))} "
-            f"<span class=\"muted\">lift {p.lift:.2f}, {p.customers:,} buyers</span></li>"
-            for p in products.itertuples()) + "</ol>") if len(products) else (
-            '<p class="muted">No product data (no transactions, or none above the minimum '
-            "support).</p>")
+        revenue = (
+            "n/a (no revenue in this feature set)"
+            if math.isnan(seg.revenue_share)
+            else f"{seg.revenue_share:.1%}"
+        )
+        stats = (
+            key_features[key_features["segment_id"] == seg.segment_id]
+            if len(key_features)
+            else key_features
+        )
+        products = (
+            top_products[top_products["segment_id"] == seg.segment_id]
+            if len(top_products)
+            else top_products
+        )
+        product_html = (
+            (
+                "<ol>"
+                + "".join(
+                    f"<li>{escape(str(p.description or p.product_code))} "
+                    f'<span class="muted">lift {p.lift:.2f}, {p.customers:,} buyers</span></li>'
+                    for p in products.itertuples()
+                )
+                + "</ol>"
+            )
+            if len(products)
+            else (
+                '<p class="muted">No product data (no transactions, or none above the minimum '
+                "support).</p>"
+            )
+        )
         cards.append(
             f'<div class="card" data-segment="{escape(name)}" '
             f'style="border-top-color:{colors.get(name, "#888")}">'
@@ -91,5 +124,6 @@ def profile_cards(summary: pd.DataFrame, catalog: pd.DataFrame, key_features: pd
             f"<h4>Key features vs population (median)</h4>"
             f"{_key_lines(stats) if len(stats) else '<p class=muted>no numeric features</p>'}"
             f"<p><b>Suggested action:</b> {escape(str(action) or 'none recorded')}</p>"
-            f"<h4>Top products by lift</h4>{product_html}</div>")
+            f"<h4>Top products by lift</h4>{product_html}</div>"
+        )
     return '<div class="cards">' + "".join(cards) + "</div>"

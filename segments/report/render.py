@@ -62,8 +62,13 @@ FILTER_JS = """
 
 def _figure_html(fig: go.Figure, div_id: str) -> str:
     """One figure's div and script; plotly.js itself is embedded once per page."""
-    return fig.to_html(full_html=False, include_plotlyjs=False, include_mathjax=False,
-                       div_id=div_id, config=CONFIG)
+    return fig.to_html(
+        full_html=False,
+        include_plotlyjs=False,
+        include_mathjax=False,
+        div_id=div_id,
+        config=CONFIG,
+    )
 
 
 def _section_html(section: Section, start: int) -> tuple[str, int]:
@@ -76,8 +81,10 @@ def _section_html(section: Section, start: int) -> tuple[str, int]:
         else:
             parts.append(block)
     body = "\n".join(parts)
-    return (f'<section id="{section.id}"><h2>{escape(section.title)}</h2>\n{body}</section>',
-            n - start)
+    return (
+        f'<section id="{section.id}"><h2>{escape(section.title)}</h2>\n{body}</section>',
+        n - start,
+    )
 
 
 def render_html(data: ReportData) -> tuple[str, int]:
@@ -92,7 +99,7 @@ def render_html(data: ReportData) -> tuple[str, int]:
     names = list(data.summary["segment_name"]) if len(data.summary) else []
     options = "".join(f'<option value="{escape(n)}">{escape(n)}</option>' for n in names)
     nav = "".join(f'<a href="#{s.id}">{escape(s.title)}</a>' for s in sections)
-    stages = (f"<h3>Stages</h3>{table(data.stages)}" if len(data.stages) else "")
+    stages = f"<h3>Stages</h3>{table(data.stages)}" if len(data.stages) else ""
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from html import escape
 
 import plotly.graph_objects as go
 
+from segments.models.naming import humanize
 from segments.report import charts as ch
 from segments.report import charts_model as cm
 from segments.report.data import ReportData
 from segments.report.html_parts import notice, para, profile_cards, table
 
 # Pairs worth a scatter, per feature set family; the first present pair list wins.
-RETAIL_PAIRS = [("recency_days", "monetary_gbp", False, True),
-                ("frequency", "monetary_gbp", True, True)]
-DEMOGRAPHIC_PAIRS = [("annual_income_gbp", "spending_score", False, False),
-                     ("age_years", "spending_score", False, False)]
+RETAIL_PAIRS = [
+    ("recency_days", "monetary_gbp", False, True),
+    ("frequency", "monetary_gbp", True, True),
+]
+DEMOGRAPHIC_PAIRS = [
+    ("annual_income_gbp", "spending_score", False, False),
+    ("age_years", "spending_score", False, False),
+]
 
 Block = str | go.Figure
 
@@ -46,8 +52,12 @@ def data_section(d: ReportData) -> Section:
         s.blocks.append(notice("No lines were quarantined in this run's loads."))
     s.blocks.append("<h3>Data-quality results</h3>")
     if not d.quality_available:
-        s.blocks.append(notice("Quality results are not recorded in this warehouse yet "
-                               "(ops.dq_results is missing)."))
+        s.blocks.append(
+            notice(
+                "Quality results are not recorded in this warehouse yet "
+                "(ops.dq_results is missing)."
+            )
+        )
     elif d.quality_summary.empty:
         s.blocks.append(notice("No quality results were recorded for this run."))
     else:
@@ -70,13 +80,24 @@ def eda_section(d: ReportData, colors: dict[str, str]) -> Section:
         return s
     stats = d.features[numeric].describe().T.reset_index(names="feature")
     stats.insert(1, "missing", [int(d.features[c].isna().sum()) for c in numeric])
-    s.blocks += [f"<h3>Descriptive statistics ({len(d.features):,} customers, feature set "
-                 f"<code>{d.run.feature_set}</code>)</h3>", table(stats),
-                 ch.histograms(d.features, numeric)]
+    heading = (
+        f"<h3>Descriptive statistics ({len(d.features):,} customers, feature set "
+        f"<code>{escape(d.run.feature_set)}</code>)</h3>"
+    )
+    s.blocks += [heading, table(stats), ch.histograms(d.features, numeric)]
     pairs = [p for p in RETAIL_PAIRS + DEMOGRAPHIC_PAIRS if {p[0], p[1]} <= set(d.features)]
     for x, y, log_x, log_y in pairs:
-        s.blocks.append(ch.segment_scatter(d.features, x, y, colors, log_x=log_x, log_y=log_y,
-                                           title=f"{x} vs {y}"))
+        s.blocks.append(
+            ch.segment_scatter(
+                d.features,
+                x,
+                y,
+                colors,
+                log_x=log_x,
+                log_y=log_y,
+                title=f"{humanize(x).capitalize()} vs {humanize(y)}",
+            )
+        )
     if len(numeric) > 1:
         s.blocks.append(ch.correlation_heatmap(d.features, numeric))
     return s
@@ -86,29 +107,49 @@ def model_section(d: ReportData) -> Section:
     """Elbow, validity indices, stability, candidate table and why the model won."""
     s = Section("model", "Model selection")
     r = d.run
-    trained = (f"trained in run {r.trained_in_run}" if r.trained_in_run and
-               r.trained_in_run != r.run_id else "trained in this run")
-    s.blocks.append(f"<p>Model <code>{r.model_version}</code> ({r.algorithm}, k={r.k}, "
-                    f"{trained}).</p>")
-    s.blocks += ["<h3>Why this model</h3>",
-                 "".join(para(p.strip()) for p in r.reason.split("|") if p.strip())
-                 or notice("No reason recorded.")]
+    trained = (
+        f"trained in run {r.trained_in_run}"
+        if r.trained_in_run and r.trained_in_run != r.run_id
+        else "trained in this run"
+    )
+    s.blocks.append(
+        f"<p>Model <code>{escape(r.model_version)}</code> ({escape(r.algorithm)}, "
+        f"k={r.k}, {escape(trained)}).</p>"
+    )
+    s.blocks += [
+        "<h3>Why this model</h3>",
+        "".join(para(p.strip()) for p in r.reason.split("|") if p.strip())
+        or notice("No reason recorded."),
+    ]
     if d.candidates.empty:
         s.blocks.append(notice("No candidates are recorded for this model version."))
         return s
     if d.candidates["wcss"].notna().any():
         s.blocks.append(cm.elbow_chart(d.candidates))
     else:
-        s.blocks.append(notice("No candidate reports a within-cluster sum of squares, so no "
-                               "elbow curve."))
+        s.blocks.append(
+            notice("No candidate reports a within-cluster sum of squares, so no elbow curve.")
+        )
     s.blocks.append(cm.metrics_chart(d.candidates))
     if d.candidates["stability"].notna().any():
         s.blocks.append(cm.stability_chart(d.candidates))
-    cols = ["algorithm", "k", "silhouette", "davies_bouldin", "calinski_harabasz", "stability",
-            "smallest_share", "noise_share", "is_knee", "passed_gates", "chosen"]
-    s.blocks += ["<h3>All candidates</h3>",
-                 table(d.candidates[cols], highlight="chosen",
-                       percent=("smallest_share", "noise_share"))]
+    cols = [
+        "algorithm",
+        "k",
+        "silhouette",
+        "davies_bouldin",
+        "calinski_harabasz",
+        "stability",
+        "smallest_share",
+        "noise_share",
+        "is_knee",
+        "passed_gates",
+        "chosen",
+    ]
+    s.blocks += [
+        "<h3>All candidates</h3>",
+        table(d.candidates[cols], highlight="chosen", percent=("smallest_share", "noise_share")),
+    ]
     return s
 
 
@@ -122,26 +163,41 @@ def segments_section(d: ReportData, colors: dict[str, str]) -> Section:
     names = dict(zip(d.summary["segment_id"], d.summary["segment_name"], strict=True))
     if len(d.pca):
         var = sum(d.pca_variance)
-        s.blocks.append(cm.embedding_chart(d.pca, names, colors,
-                                           f"PCA of the model's feature space ({var:.0%} of "
-                                           "variance)"))
+        s.blocks.append(
+            cm.embedding_chart(
+                d.pca, names, colors, f"PCA of the model's feature space ({var:.0%} of variance)"
+            )
+        )
         s.blocks.append(cm.embedding_chart(d.tsne, names, colors, "t-SNE (seeded sample)"))
     else:
         s.blocks.append(notice(d.embedding_note or "No embedding available."))
-    s.blocks += ["<h3>Profiles</h3>",
-                 profile_cards(d.summary, d.catalog, d.key_features, d.top_products, colors)]
+    s.blocks += [
+        "<h3>Profiles</h3>",
+        profile_cards(d.summary, d.catalog, d.key_features, d.top_products, colors),
+    ]
     s.blocks.append("<h3>RFM</h3>")
     if d.rfm_grid.empty:
-        s.blocks.append(notice(f"The {d.run.feature_set} feature set has no RFM scores "
-                               "(no transactions), so no RFM grid."))
+        s.blocks.append(
+            notice(
+                f"The {d.run.feature_set} feature set has no RFM scores "
+                "(no transactions), so no RFM grid."
+            )
+        )
     else:
-        s.blocks += [cm.rfm_heatmap(d.rfm_grid),
-                     cm.crosstab_heatmap(d.rfm_vs_segments, "RFM segment vs model segment",
-                                         "model segment", "RFM segment")]
+        s.blocks += [
+            cm.rfm_heatmap(d.rfm_grid),
+            cm.crosstab_heatmap(
+                d.rfm_vs_segments, "RFM segment vs model segment", "model segment", "RFM segment"
+            ),
+        ]
     s.blocks.append("<h3>Migration</h3>")
     if d.migration.empty:
-        s.blocks.append(notice("No previous publish to compare with: this is the first "
-                               "published run (or runs are not recorded in ops.runs)."))
+        s.blocks.append(
+            notice(
+                "No previous publish to compare with: this is the first "
+                "published run (or runs are not recorded in ops.runs)."
+            )
+        )
     else:
         s.blocks += [para(f"Compared with run {d.previous_run}."), cm.migration_chart(d.migration)]
     s.blocks.append("<h3>Backtest</h3>")
@@ -155,5 +211,4 @@ def segments_section(d: ReportData, colors: dict[str, str]) -> Section:
 def build_sections(d: ReportData) -> list[Section]:
     """All sections in reading order, colours shared across them."""
     colors = ch.segment_colors(list(d.summary["segment_name"]) if len(d.summary) else [])
-    return [data_section(d), eda_section(d, colors), model_section(d),
-            segments_section(d, colors)]
+    return [data_section(d), eda_section(d, colors), model_section(d), segments_section(d, colors)]

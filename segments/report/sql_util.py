@@ -27,7 +27,8 @@ def columns_of(con: duckdb.DuckDBPyConnection, qualified: str) -> list[str]:
     return [r[0] for r in con.execute(f"describe {qualified}").fetchall()]
 
 
-def frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None
-          ) -> pd.DataFrame:
+def frame(
+    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None
+) -> pd.DataFrame:
     """A query result as a DataFrame; values are always bound, never formatted in."""
     return con.execute(sql, params or {}).df()

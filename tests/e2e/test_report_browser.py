@@ -70,8 +70,9 @@ class Cdp:
 
     def evaluate(self, expression: str) -> Any:
         """Evaluate JS in the page and return its value."""
-        result = self.send("Runtime.evaluate", expression=expression, returnByValue=True,
-                           awaitPromise=True)
+        result = self.send(
+            "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
+        )
         return result["result"].get("value")
 
     def errors(self) -> list[str]:
@@ -84,8 +85,10 @@ class Cdp:
             elif e.get("method") == "Runtime.consoleAPICalled" and p.get("type") == "error":
                 found.append(json.dumps(p.get("args", []))[:500])
             elif e.get("method") == "Log.entryAdded" and p["entry"]["level"] == "error":
-                found.append(f"{p['entry'].get('source')}: {p['entry'].get('text')}"
-                             f" {p['entry'].get('url', '')}")
+                found.append(
+                    f"{p['entry'].get('source')}: {p['entry'].get('text')}"
+                    f" {p['entry'].get('url', '')}"
+                )
         return found
 
     def close(self) -> None:
@@ -101,12 +104,26 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     profile = tmp_path_factory.mktemp("chromium-profile")
     proc = subprocess.Popen(
-        [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--disable-dev-shm-usage", "--remote-allow-origins=*",
-         f"--user-data-dir={profile}", f"--remote-debugging-port={port}",
-         "--window-size=1280,900", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            binary,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--remote-allow-origins=*",
+            f"--user-data-dir={profile}",
+            f"--remote-debugging-port={port}",
+            "--window-size=1280,900",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline, targets = time.monotonic() + 60, []
         while time.monotonic() < deadline and not targets:
@@ -146,8 +163,14 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ingest_landing(con, settings, "e2e")
         refresh_staging(con, settings)
         build_features(con, settings, AS_OF)
-        train_challenger(con, settings, run_id="e2e", as_of=AS_OF, feature_set_name="retail",
-                         config=TrainConfig(k_min=3, k_max=5, bootstrap_rounds=2))
+        train_challenger(
+            con,
+            settings,
+            run_id="e2e",
+            as_of=AS_OF,
+            feature_set_name="retail",
+            config=TrainConfig(k_min=3, k_max=5, bootstrap_rounds=2),
+        )
         score_customers(con, run_id="e2e", as_of=AS_OF, feature_set_name="retail")
         return build_report(con, settings, "e2e")
 
@@ -157,13 +180,20 @@ def test_report_renders_in_headless_chromium(browser: str, report: Path) -> None
     try:
         for domain in ("Page", "Runtime", "Log"):
             cdp.send(f"{domain}.enable")
-        cdp.send("Emulation.setDeviceMetricsOverride", width=1280, height=900,
-                 deviceScaleFactor=1, mobile=False)
+        cdp.send(
+            "Emulation.setDeviceMetricsOverride",
+            width=1280,
+            height=900,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
         cdp.send("Page.navigate", url=report.resolve().as_uri())
         cdp.wait_for("Page.loadEventFired", timeout=120)
         expected = int(cdp.evaluate("Number(document.body.dataset.charts)"))
-        drawn_js = ("Array.from(document.querySelectorAll('.js-plotly-plot'))"
-                    ".filter(d => d.querySelector('.main-svg')).length")
+        drawn_js = (
+            "Array.from(document.querySelectorAll('.js-plotly-plot'))"
+            ".filter(d => d.querySelector('.main-svg')).length"
+        )
         deadline = time.monotonic() + 60
         while (drawn := cdp.evaluate(drawn_js)) < expected and time.monotonic() < deadline:
             time.sleep(0.5)
@@ -171,12 +201,17 @@ def test_report_renders_in_headless_chromium(browser: str, report: Path) -> None
         filtered = cdp.evaluate(
             "(() => { const s = document.getElementById('segment-filter');"
             " s.selectedIndex = 1; s.dispatchEvent(new Event('change'));"
-            " return s.value; })()")
+            " return s.value; })()"
+        )
         hidden = cdp.evaluate("document.querySelectorAll('.card[style*=\"none\"]').length")
         height = cdp.evaluate("document.documentElement.scrollHeight")
-        shot = cdp.send("Page.captureScreenshot", format="png", captureBeyondViewport=True,
-                        clip={"x": 0, "y": 0, "width": 1280, "height": min(height, 16000),
-                              "scale": 1}, timeout=120)
+        shot = cdp.send(
+            "Page.captureScreenshot",
+            format="png",
+            captureBeyondViewport=True,
+            clip={"x": 0, "y": 0, "width": 1280, "height": min(height, 16000), "scale": 1},
+            timeout=120,
+        )
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / "report.png"
         path.write_bytes(base64.b64decode(shot["data"]))

@@ -45,66 +45,122 @@ class Case:
 CASES: dict[str, Case] = {
     "utf8_file_with_a_latin1_byte": Case(
         (H + G + "536367,22633,CAF\xc9 MUG,6,2010-12-01 08:28:00,1.85,,France\n").encode(
-            "latin-1"), (2, 1, 1, 0), {3: "invalid_encoding"}),
+            "latin-1"
+        ),
+        (2, 1, 1, 0),
+        {3: "invalid_encoding"},
+    ),
     "latin1_file_declared_latin1": Case(
         (H + "536367,22633,CAF\xc9 \xa3 MUG,6,2010-12-01 08:28:00,1.85,,France\n").encode(
-            "latin-1"), (1, 1, 0, 0), csv={"encoding": "latin-1"}),
+            "latin-1"
+        ),
+        (1, 1, 0, 0),
+        csv={"encoding": "latin-1"},
+    ),
     "semicolon_delimiter_and_decimal_comma": Case(
-        (H + G).replace(",", ";").replace("2;55", "2,55").encode(), (1, 1, 0, 0),
-        csv={"delimiter": ";", "decimal": ","}),
+        (H + G).replace(",", ";").replace("2;55", "2,55").encode(),
+        (1, 1, 0, 0),
+        csv={"delimiter": ";", "decimal": ","},
+    ),
     "tab_separated_without_header": Case(
-        G.replace(",", "\t").encode(), None, name="t.tsv", csv={"delimiter": "\t", "header": False},
-        failed_with="missing required column(s) ['InvoiceNo'"),
+        G.replace(",", "\t").encode(),
+        None,
+        name="t.tsv",
+        csv={"delimiter": "\t", "header": False},
+        failed_with="missing required column(s) ['InvoiceNo'",
+    ),
     "wrong_delimiter_declared": Case(
-        (H + G).replace(",", ";").encode(), None, failed_with="missing required column(s)"),
+        (H + G).replace(",", ";").encode(), None, failed_with="missing required column(s)"
+    ),
     "missing_required_column": Case(
         (H.replace("Quantity,", "") + "536365,85123A,X,2010-12-01 08:26:00,2.55,1,UK\n").encode(),
-        None, failed_with="missing required column(s) ['Quantity']"),
+        None,
+        failed_with="missing required column(s) ['Quantity']",
+    ),
     "missing_optional_column": Case(
-        (H.replace(",Country", "") + G.replace(",United Kingdom", "")).encode(), (1, 1, 0, 0)),
-    "impossible_date": Case((H + G.replace("2010-12-01", "2010-02-30")).encode(), (1, 0, 1, 0),
-                            {2: "invalid_timestamp"}),
+        (H.replace(",Country", "") + G.replace(",United Kingdom", "")).encode(), (1, 1, 0, 0)
+    ),
+    "impossible_date": Case(
+        (H + G.replace("2010-12-01", "2010-02-30")).encode(),
+        (1, 0, 1, 0),
+        {2: "invalid_timestamp"},
+    ),
     "date_before_floor_and_in_future": Case(
-        (H + G.replace("2010-12-01", "1999-12-31") + G2.replace("2010-12-01", "2999-01-01"))
-        .encode(), (2, 0, 2, 0), {2: "implausible_date", 3: "implausible_date"}),
-    "negative_price": Case((H + G.replace(",2.55,", ",-2.55,")).encode(), (1, 0, 1, 0),
-                           {2: "out_of_range"}),
-    "absurd_quantity": Case((H + G.replace(",6,", ",10000000,")).encode(), (1, 0, 1, 0),
-                            {2: "out_of_range"}),
-    "fractional_quantity": Case((H + G.replace(",6,", ",6.5,")).encode(), (1, 0, 1, 0),
-                                {2: "invalid_integer"}),
-    "zero_quantity": Case((H + G.replace(",6,", ",0,")).encode(), (1, 0, 1, 0),
-                          {2: "zero_quantity"}),
+        (
+            H + G.replace("2010-12-01", "1999-12-31") + G2.replace("2010-12-01", "2999-01-01")
+        ).encode(),
+        (2, 0, 2, 0),
+        {2: "implausible_date", 3: "implausible_date"},
+    ),
+    "negative_price": Case(
+        (H + G.replace(",2.55,", ",-2.55,")).encode(), (1, 0, 1, 0), {2: "out_of_range"}
+    ),
+    "absurd_quantity": Case(
+        (H + G.replace(",6,", ",10000000,")).encode(), (1, 0, 1, 0), {2: "out_of_range"}
+    ),
+    "fractional_quantity": Case(
+        (H + G.replace(",6,", ",6.5,")).encode(), (1, 0, 1, 0), {2: "invalid_integer"}
+    ),
+    "zero_quantity": Case(
+        (H + G.replace(",6,", ",0,")).encode(), (1, 0, 1, 0), {2: "zero_quantity"}
+    ),
     "negative_quantity_not_cancellation": Case(
-        (H + G.replace(",6,", ",-6,")).encode(), (1, 0, 1, 0),
-        {2: "negative_quantity_not_cancellation"}),
+        (H + G.replace(",6,", ",-6,")).encode(),
+        (1, 0, 1, 0),
+        {2: "negative_quantity_not_cancellation"},
+    ),
     "cancellation_with_positive_quantity": Case(
-        (H + G.replace("536365", "C536365")).encode(), (1, 0, 1, 0),
-        {2: "cancellation_positive_quantity"}),
-    "empty_required_value": Case((H + G.replace("536365", "")).encode(), (1, 0, 1, 0),
-                                 {2: "missing_required"}),
+        (H + G.replace("536365", "C536365")).encode(),
+        (1, 0, 1, 0),
+        {2: "cancellation_positive_quantity"},
+    ),
+    "empty_required_value": Case(
+        (H + G.replace("536365", "")).encode(), (1, 0, 1, 0), {2: "missing_required"}
+    ),
     "exact_duplicates": Case((H + G + G2 + G + G).encode(), (4, 2, 0, 2)),
     "same_line_differently_written": Case(
-        (H + G + G.replace("17850.0", "17850").replace(",6,", ", 6 ,")).encode(), (2, 1, 0, 1)),
-    "truncated_gzip": Case(_truncated_gz(), None, name="t.csv.gz",
-                           failed_with="gzip file is corrupt or truncated"),
-    "truncated_plain_csv": Case((H + G + G2[:30]).encode(), (2, 1, 1, 0),
-                                {3: "malformed_line"}),
+        (H + G + G.replace("17850.0", "17850").replace(",6,", ", 6 ,")).encode(), (2, 1, 0, 1)
+    ),
+    "truncated_gzip": Case(
+        _truncated_gz(), None, name="t.csv.gz", failed_with="gzip file is corrupt or truncated"
+    ),
+    "truncated_plain_csv": Case((H + G + G2[:30]).encode(), (2, 1, 1, 0), {3: "malformed_line"}),
     "empty_file": Case(b"", None, failed_with="the file is empty"),
     "header_only": Case(H.encode(), None, failed_with="has no data rows"),
     "injection_looking_description": Case(
-        (H + G.replace("WHITE HEART", f'"{INJECTION}"')).encode(), (1, 1, 0, 0)),
-    "unterminated_quote": Case((H + G + G2.replace("HAND WARMER", '"HAND WARMER') + G.replace(
-        "536365", "536399")).encode(), (3, 2, 1, 0), {3: "malformed_line"}),
-    "too_many_fields": Case((H + G + "536369,1,too,many,fields,here,1,2,3\n").encode(),
-                            (2, 1, 1, 0), {3: "malformed_line"}),
-    "utf8_bom_and_crlf": Case(("\ufeff" + H + G + G2).replace("\n", "\r\n").encode(),
-                              (2, 2, 0, 0)),
+        (H + G.replace("WHITE HEART", f'"{INJECTION}"')).encode(), (1, 1, 0, 0)
+    ),
+    "unterminated_quote": Case(
+        (
+            H + G + G2.replace("HAND WARMER", '"HAND WARMER') + G.replace("536365", "536399")
+        ).encode(),
+        (2, 1, 1, 0),
+        {3: "malformed_line"},
+    ),
+    # ^ an open quote runs to the end of the file: the last line is inside the rejected record
+    "too_many_fields": Case(
+        (H + G + "536369,1,too,many,fields,here,1,2,3\n").encode(),
+        (2, 1, 1, 0),
+        {3: "malformed_line"},
+    ),
+    "adjacent_malformed_lines_keep_line_numbers": Case(
+        (H + G + "x,y\n" + "1,2,3\n" + G2 + "only,two\n" + G.replace(",6,", ",0,")).encode(),
+        (6, 2, 4, 0),
+        {3: "malformed_line", 4: "malformed_line", 6: "malformed_line", 7: "zero_quantity"},
+    ),
+    "utf8_bom_and_crlf": Case(
+        ("\ufeff" + H + G + G2).replace("\n", "\r\n").encode(), (2, 2, 0, 0)
+    ),
     "quoted_delimiter_and_padding": Case(
         (H + G.replace("WHITE HEART", '"WHITE, HEART"').replace(",6,", ",  6  ,")).encode(),
-        (1, 1, 0, 0)),
-    "corrupt_parquet": Case(b"PAR1" + b"\x00garbage" * 50, None, name="t.parquet",
-                            failed_with="cannot be read as parquet"),
+        (1, 1, 0, 0),
+    ),
+    "corrupt_parquet": Case(
+        b"PAR1" + b"\x00garbage" * 50,
+        None,
+        name="t.parquet",
+        failed_with="cannot be read as parquet",
+    ),
 }
 
 
@@ -123,7 +179,8 @@ def test_bad_input(con: duckdb.DuckDBPyConnection, tmp_path: Path, case_id: str)
     mapping = builtin_mappings(SQL_DIR)["demo_transactions"]
     if case.csv:
         mapping = mapping.model_copy(
-            update={"csv": mapping.csv.model_copy(update=case.csv)}, deep=True)
+            update={"csv": mapping.csv.model_copy(update=case.csv)}, deep=True
+        )
     result = ingest_file(con, mapping, path, run_id="bad", pii_key=KEY)
     staged = con.execute("select count(*) from staging.stg_transactions").fetchone()[0]
     if case.counts is None:
@@ -153,11 +210,14 @@ def test_injection_looking_text_is_stored_verbatim(con, tmp_path):
 
 def test_latin1_text_is_decoded(con, tmp_path):
     path = tmp_path / "t.csv"
-    path.write_bytes((H + "536367,22633,CAF\xc9 \xa3 MUG,6,2010-12-01 08:28:00,1.85,,FR\n")
-                     .encode("latin-1"))
+    path.write_bytes(
+        (H + "536367,22633,CAF\xc9 \xa3 MUG,6,2010-12-01 08:28:00,1.85,,FR\n").encode("latin-1")
+    )
     mapping = builtin_mappings(SQL_DIR)["demo_transactions"]
-    mapping = mapping.model_copy(update={"csv": mapping.csv.model_copy(
-        update={"encoding": "latin-1"})})
+    mapping = mapping.model_copy(
+        update={"csv": mapping.csv.model_copy(update={"encoding": "latin-1"})}
+    )
     ingest_file(con, mapping, path, run_id="bad", pii_key=KEY)
     assert con.execute("select description from staging.stg_transactions").fetchall() == [
-        ("CAFÉ £ MUG",)]
+        ("CAFÉ £ MUG",)
+    ]

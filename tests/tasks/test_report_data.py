@@ -26,10 +26,30 @@ def settings(tmp_path: Path) -> Settings:
     return s
 
 
-def _line(n: int, customer: str, product: str, revenue: float, *, when: str = "2025-06-01",
-          cancelled: bool = False) -> tuple:
-    return ("t", "l1", n, f"{'C' if cancelled else ''}I{n}", product, f"desc {product}", 1,
-            revenue, datetime.fromisoformat(when), customer, "UK", cancelled, revenue)
+def _line(
+    n: int,
+    customer: str,
+    product: str,
+    revenue: float,
+    *,
+    when: str = "2025-06-01",
+    cancelled: bool = False,
+) -> tuple:
+    return (
+        "t",
+        "l1",
+        n,
+        f"{'C' if cancelled else ''}I{n}",
+        product,
+        f"desc {product}",
+        1,
+        revenue,
+        datetime.fromisoformat(when),
+        customer,
+        "UK",
+        cancelled,
+        revenue,
+    )
 
 
 def test_top_products_rank_by_lift_with_minimum_support(settings: Settings) -> None:
@@ -42,20 +62,31 @@ def test_top_products_rank_by_lift_with_minimum_support(settings: Settings) -> N
     for c in ("a1", "a2", "a3"):
         n += 1
         lines.append(_line(n, c, "Y", 10.0))
-    lines += [_line(100, "b1", "Z", 1000.0), _line(101, "b2", "Y", 500.0, when="2026-02-01"),
-              _line(102, "b3", "Y", -500.0, cancelled=True)]
+    lines += [
+        _line(100, "b1", "Z", 1000.0),
+        _line(101, "b2", "Y", 500.0, when="2026-02-01"),
+        _line(102, "b3", "Y", -500.0, cancelled=True),
+    ]
     with connect(settings) as con:
-        con.executemany("insert into staging.stg_transactions values "
-                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", lines)
-        con.executemany("insert into ops.scores values ('r', $1, $2, $3, $4, 'm')",
-                        [(AS_OF, c, 0 if c[0] == "a" else 1, c[0].upper()) for c in
-                         ("a1", "a2", "a3", "b1", "b2", "b3")])
+        con.executemany(
+            "insert into staging.stg_transactions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            lines,
+        )
+        con.executemany(
+            "insert into ops.scores values ('r', $1, $2, $3, $4, 'm')",
+            [
+                (AS_OF, c, 0 if c[0] == "a" else 1, c[0].upper())
+                for c in ("a1", "a2", "a3", "b1", "b2", "b3")
+            ],
+        )
         top = top_products(con, "r", min_customers=2, min_customer_share=0.0)
     got = {(r.segment_name, r.product_code): round(r.lift, 4) for r in top.itertuples()}
     # revenue: A = X 30 + Y 30 = 60; B = X 30 (+ Z 1000 without support); all = 1090
-    assert got == {("A", "Y"): round((30 / 60) / (30 / 1090), 4),
-                   ("A", "X"): round((30 / 60) / (60 / 1090), 4),
-                   ("B", "X"): round((30 / 1030) / (60 / 1090), 4)}
+    assert got == {
+        ("A", "Y"): round((30 / 60) / (30 / 1090), 4),
+        ("A", "X"): round((30 / 60) / (60 / 1090), 4),
+        ("B", "X"): round((30 / 1030) / (60 / 1090), 4),
+    }
     assert list(top[top["segment_name"] == "A"]["product_code"]) == ["Y", "X"]
 
 
@@ -74,14 +105,26 @@ def test_customers_only_warehouse_reports_the_demographic_set(settings: Settings
         ingest_landing(con, settings, "mall")
         refresh_staging(con, settings)
         build_features(con, settings, AS_OF)
-        train_challenger(con, settings, run_id="mall", as_of=AS_OF,
-                         feature_set_name="demographic",
-                         config=TrainConfig(k_min=4, k_max=6, bootstrap_rounds=2))
+        train_challenger(
+            con,
+            settings,
+            run_id="mall",
+            as_of=AS_OF,
+            feature_set_name="demographic",
+            config=TrainConfig(k_min=4, k_max=6, bootstrap_rounds=2),
+        )
         score_customers(con, run_id="mall", as_of=AS_OF, feature_set_name="demographic")
         page = build_report(con, settings, "mall").read_text(encoding="utf-8")
-    for text in ("annual_income_gbp vs spending_score", "Feature distributions",
-                 "feature set has no RFM scores", "No product data",
-                 "n/a (no revenue in this feature set)", "No previous publish",
-                 "No web events are loaded", "PCA of the model", "Elbow curve"):
+    for text in (
+        "Income vs spending score",
+        "Feature distributions",
+        "feature set has no RFM scores",
+        "No product data",
+        "n/a (no revenue in this feature set)",
+        "No previous publish",
+        "No web events are loaded",
+        "PCA of the model",
+        "Elbow curve",
+    ):
         assert text in page, text
     assert "RFM grid: customers per cell" not in page

@@ -26,10 +26,6 @@ revenue_windows as (
     select * from features.feat_customer_revenue_windows
 ),
 
-cadence as (
-    select * from features.feat_customer_cadence
-),
-
 products as (
     select * from features.feat_customer_products
 ),
@@ -65,8 +61,8 @@ final as (
         rfm.avg_order_value_gbp,
         rfm.tenure_days,
         rfm.purchases_per_month,
-        cadence.mean_days_between_purchases,
-        cadence.std_days_between_purchases,
+        lifetimes.mean_days_between_purchases,
+        lifetimes.std_days_between_purchases,
         -- every purchaser has a purchase line, so products always has the customer
         products.distinct_products,
         rfm.return_rate,
@@ -101,7 +97,6 @@ final as (
     inner join value on rfm.customer_id = value.customer_id
     inner join lifetimes on rfm.customer_id = lifetimes.customer_id
     inner join revenue_windows on rfm.customer_id = revenue_windows.customer_id
-    inner join cadence on rfm.customer_id = cadence.customer_id
     left join products on rfm.customer_id = products.customer_id
     left join activity on rfm.customer_id = activity.customer_id
     left join demographics on rfm.customer_id = demographics.customer_id

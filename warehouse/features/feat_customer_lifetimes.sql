@@ -1,5 +1,7 @@
 -- Grain: one row per customer_id in feat_customer_rfm.
--- The lifetimes / PyMC-Marketing summary, identical to
+-- The customer's sequence of purchase days: the lifetimes summary and the gaps between days.
+--
+-- lt_* are identical to
 --     lifetimes.utils.summary_data_from_transaction_data(
 --         purchase lines, 'customer_id', 'invoiced_at', 'line_revenue_gbp',
 --         observation_period_end = $as_of - 1 day, freq = 'D')
@@ -7,24 +9,34 @@
 -- Why as_of - 1 day: lifetimes keeps every transaction whose day is <= observation_period_end,
 -- and our cut is invoiced_at < as_of, so the last observed day is the day before as_of.
 -- Passing as_of itself would let lifetimes see as_of's own transactions (a leak).
--- Periods are days: several invoices on one day are one purchase period.
+-- Periods are days: several invoices on one day are one purchase period, and a day with only
+-- returns is not a purchase period.
 with
 
+orders as (
+    select * from features.feat_customer_orders
+),
+
 purchase_days as (
-    select * from features.feat_customer_purchase_days
+    select
+        customer_id,
+        invoice_date as purchase_date,
+        -- gross value bought that day: lifetimes sums the purchase lines of a period
+        sum(purchase_gbp) as purchase_gbp
+    from orders
+    where is_purchase
+    group by customer_id, invoice_date
 ),
 
-observation as (
-    select cast($as_of as date) - 1 as observation_period_end
-),
-
-dated as (
+sequenced as (
     select
         customer_id,
         purchase_date,
         purchase_gbp,
-        min(purchase_date) over (partition by customer_id) as first_purchase_date
+        min(purchase_date) over by_customer as first_purchase_date,
+        date_diff('day', lag(purchase_date) over by_customer, purchase_date) as gap_days
     from purchase_days
+    window by_customer as (partition by customer_id order by purchase_date)
 ),
 
 per_customer as (
@@ -36,24 +48,29 @@ per_customer as (
         count(*) - 1 as lt_frequency,
         -- mean value of a repeat purchase day; the first day is excluded, as in lifetimes
         coalesce(avg(purchase_gbp) filter (where purchase_date > first_purchase_date), 0.0)
-            as lt_monetary_gbp
-    from dated
+            as lt_monetary_gbp,
+        -- gaps between consecutive purchase days (never 0: same-day invoices are one day);
+        -- the mean is null for one purchase day, the sample deviation until there are two gaps
+        avg(gap_days) as mean_days_between_purchases,
+        stddev_samp(gap_days) as std_days_between_purchases
+    from sequenced
     group by customer_id
 ),
 
 final as (
     select
-        per_customer.customer_id,
-        cast(per_customer.lt_frequency as integer) as lt_frequency,
+        customer_id,
+        cast(lt_frequency as integer) as lt_frequency,
         -- first to last purchase day
-        cast(date_diff('day', per_customer.first_purchase_date, per_customer.last_purchase_date)
-            as integer) as lt_recency_days,
+        cast(date_diff('day', first_purchase_date, last_purchase_date) as integer)
+            as lt_recency_days,
         -- first purchase day to the end of the observation period (the day before as_of)
-        cast(date_diff('day', per_customer.first_purchase_date,
-            observation.observation_period_end) as integer) as lt_t_days,
-        per_customer.lt_monetary_gbp
+        cast(date_diff('day', first_purchase_date, cast($as_of as date) - 1) as integer)
+            as lt_t_days,
+        lt_monetary_gbp,
+        mean_days_between_purchases,
+        std_days_between_purchases
     from per_customer
-    cross join observation
 )
 
 select * from final

@@ -1,6 +1,7 @@
 -- Grain: one row per (customer_id, invoice_id, invoice_date) for lines invoiced before $as_of.
--- The order-level base of every transaction feature and the only feature model that reads
--- staging.stg_transactions, so the point-in-time cut and the customer filter live in one place.
+-- The order-level base of every transaction feature: the point-in-time cut, the customer
+-- filter and the purchase/return rule live here. feat_customer_products needs line grain and
+-- repeats them; tests/sql/test_feature_properties.py checks both against one reference.
 -- (An invoice whose lines straddle midnight gives one row per day, as lifetimes would see it.)
 with
 
