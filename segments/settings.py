@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     lock_timeout_seconds: float = Field(
         default=3600, description="How long a run waits for another run to release the warehouse."
     )
+    clv_horizon_months: int = Field(default=12, description="Probabilistic CLV horizon.")
+    clv_monthly_discount_rate: float = Field(default=0.01, description="CLV discounting.")
     threads: int | None = Field(default=None, description="DuckDB threads (None: all cores).")
     memory_limit: str | None = Field(default=None, description="DuckDB memory_limit, e.g. '2GB'.")
 

@@ -11,6 +11,11 @@ features as (
     select * from features.customer_features where as_of = $as_of
 ),
 
+clv as (
+    -- probabilistic CLV (BG/NBD + Gamma-Gamma) where it was fitted for this as_of
+    select * from features.customer_clv where as_of = $as_of
+),
+
 final as (
     select
         scores.customer_id,
@@ -20,12 +25,14 @@ final as (
         features.recency_days,
         features.frequency,
         features.monetary_gbp,
-        features.predicted_clv_gbp as clv_gbp,
+        -- the simple SQL estimate stands in where the probabilistic model has no value
+        coalesce(clv.clv_gbp, features.predicted_clv_gbp) as clv_gbp,
         scores.model_version,
         scores.run_id,
         scores.as_of
     from scores
     left join features on features.customer_id = scores.customer_id
+    left join clv on clv.customer_id = scores.customer_id
 )
 
 select * from final
