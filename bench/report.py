@@ -95,7 +95,9 @@ def _ratio(value: float | None, floor: float | None) -> str:
 def summary_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Totals added below the steps: the nightly run without generation, validation alone."""
     run = [
-        r for r in records if r["kind"] in ("pipeline", "validation") and r["name"] != "generate"
+        r
+        for r in records
+        if r["kind"] in ("pipeline", "optional", "validation") and r["name"] != "generate"
     ]
     if not {"ingest", "publish"} <= {r["name"] for r in run} or any(
         r.get("status") not in ("ok", "n/a (not built)") for r in run

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,7 @@ RESULTS_DIR = PROJECT_DIR / "bench" / "results"
 WORK_DIR = PROJECT_DIR / "bench" / "work"
 # sklearn's OpenMP and OpenBLAS pools oversubscribe small machines (K-means ~8x slower with 2
 # threads on 2 cores); every step gets one thread so the pipeline and pandas compare fairly.
+_EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)\b")
 THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
@@ -120,6 +122,8 @@ def unavailable(step: Step, stderr: str) -> str | None:
     missing = "ModuleNotFoundError" in stderr or "ImportError" in stderr
     if missing and step.kind == "validation" and "quality" in stderr:
         return "n/a (not built)"
+    if missing and step.kind == "optional":
+        return "n/a (not built)"
     if missing and step.kind == "ingest_bench":
         return "n/a (bench/ingest_bench.py not built)"
     return None
@@ -145,7 +149,7 @@ def run_step(step: Step, ctx: BenchContext, env: dict[str, str]) -> dict[str, An
     if proc.returncode == 0 and out.exists():
         return {**json.loads(out.read_text()), "status": "ok", "wall_seconds": wall}
     status = unavailable(step, proc.stderr)
-    last = (proc.stderr.strip().splitlines() or ["no output"])[-1][:160]
+    last = _error_line(proc.stderr)
     return {
         "name": step.name,
         "kind": step.kind,
@@ -153,6 +157,13 @@ def run_step(step: Step, ctx: BenchContext, env: dict[str, str]) -> dict[str, An
         "note": "" if status else f"{last} (log: {logs / stem}.log)",
         "wall_seconds": wall,
     }
+
+
+def _error_line(stderr: str) -> str:
+    """The exception line of a child's traceback (DuckDB errors end in a caret line)."""
+    lines = stderr.strip().splitlines() or ["no output"]
+    found = next((line for line in reversed(lines) if _EXCEPTION.match(line)), lines[-1])
+    return found.strip()[:200]
 
 
 def notes(args: argparse.Namespace, records: list[dict[str, Any]]) -> list[str]:
@@ -277,10 +288,13 @@ def main(argv: list[str] | None = None) -> Path:
         print(text)
         print(f"[bench] wrote {out} and {out.with_suffix('.json').name}", file=sys.stderr)
     finally:
-        if owned and not args.keep:
+        # a failed step's log is named in the table, so its workdir stays to be read
+        failed = any(record.get("status") == "failed" for record in records)
+        if owned and not args.keep and not failed:
             shutil.rmtree(workdir, ignore_errors=True)
         elif owned or args.keep:
-            print(f"[bench] kept {workdir}", file=sys.stderr)
+            why = "a step failed, see its log" if failed and not args.keep else "--keep"
+            print(f"[bench] kept {workdir} ({why})", file=sys.stderr)
     return out
 
 

@@ -65,7 +65,7 @@ class Step:
     name: str
     fn: StageFn
     modules: tuple[str, ...]
-    kind: str = "pipeline"  # pipeline | validation | baseline | ingest_bench
+    kind: str = "pipeline"  # pipeline | optional | validation | baseline | ingest_bench
 
 
 @contextmanager
@@ -159,6 +159,21 @@ def features(ctx: BenchContext, parts: Parts) -> dict[str, Any]:
     }
 
 
+def features_clv(ctx: BenchContext, parts: Parts) -> dict[str, Any]:
+    """The feature task's second half: BG/NBD + Gamma-Gamma lifetime value (Python, scipy)."""
+    from tasks.features import fit_probabilistic_clv
+
+    with warehouse(ctx) as con:
+        result = fit_probabilistic_clv(con, ctx.settings(), ctx.as_of_date)
+        rows = con.execute("select count(*) from features.customer_clv").fetchone()[0]
+    return {
+        "rows": rows,
+        "note": "BG/NBD + Gamma-Gamma"
+        if result.get("fitted")
+        else f"not fitted: {result.get('reason')}",
+    }
+
+
 def train(ctx: BenchContext, parts: Parts) -> dict[str, Any]:
     from segments.models import TrainConfig
     from tasks.cluster import train_challenger
@@ -220,6 +235,7 @@ PIPELINE: tuple[Step, ...] = (
         for s in STAGING_SUITES
     ),
     Step("features", features, (*_DB, "tasks.features")),
+    Step("features_clv", features_clv, (*_DB, "tasks.features", "scipy.optimize"), "optional"),
     Step(
         "validate_features/customer_features",
         _validation("customer_features"),

@@ -56,13 +56,16 @@ def test_every_step_has_a_row(bench_result: Path) -> None:
     ):
         assert expected in names
     assert any(name.startswith("validate_staging/") for name in names)
+    by_name = {step["name"]: step for step in payload["steps"]}
+    # the harness's own steps must run; a pipeline stage broken by work in progress elsewhere
+    # shows up as a failed row naming its log, and the run still writes its table
+    for own in ("generate", "ingest", "floor_csv", "floor_staged", "pandas_notebook"):
+        assert by_name[own]["status"] == "ok", by_name[own]
+        assert by_name[own]["seconds"] >= 0 and by_name[own]["peak_rss_mb"] > 0
     for step in payload["steps"]:
-        if step["kind"] == "validation":
-            # validation may not be built yet; then it says so instead of failing the run
-            assert step["status"] in ("ok", "n/a (not built)"), step
-        else:
-            assert step["status"] == "ok", step
-            assert step["seconds"] >= 0 and step["peak_rss_mb"] > 0
+        assert step["status"] in ("ok", "failed", "n/a (not built)"), step
+        if step["status"] == "failed":
+            assert "log:" in step["note"]
     assert payload["machine"]["cpu_count"] >= 1
     assert {goal["check"] for goal in payload["goals"]} >= {"features / floor_staged"}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -40,6 +41,17 @@ class TrainConfig(BaseModel):
     )
     knee_bonus: float = Field(0.1, ge=0, description="added to the composite at the WCSS knee")
     business_weight: float = Field(1.0, ge=0, description="weight of the business_score rank")
+    backtest_horizon_days: int = Field(
+        90, ge=0, description="business backtest: outcome window ending at as_of; 0 skips it"
+    )
+    backtest_cutoff: date | None = Field(
+        None, description="backtest cutoff; default as_of - backtest_horizon_days"
+    )
+    promotion_tolerance: float = Field(
+        0.01,
+        ge=0,
+        description="a challenger may trail the champion's backtest summaries by this much",
+    )
     threads: int | None = Field(
         None,
         ge=1,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,10 +36,21 @@ from segments.models.metrics import (
 )
 from segments.models.model import SegmentModel, data_checksum
 from segments.models.preprocess import build_preprocessor, feature_columns
-from segments.models.selection import select
+from segments.models.selection import gate_failures, select
 from segments.models.sufficiency import InsufficientDataError
 
 log = logging.getLogger(__name__)
+
+# Scores a packaged candidate on past data (segments.backtest): a summary holding at least
+# business_score (higher better), explained_variance, retention_spread and beats_baseline;
+# None when it cannot be scored.
+BusinessScorer = Callable[[SegmentModel], dict[str, Any] | None]
+BUSINESS_COLUMNS = {
+    "business_score": "business_score",
+    "backtest_explained_variance": "explained_variance",
+    "backtest_retention_spread": "retention_spread",
+    "beats_baseline": "beats_baseline",
+}
 
 
 @dataclass
@@ -143,6 +156,26 @@ def package_model(
     return model, final
 
 
+def add_business_scores(
+    table: pd.DataFrame,
+    business: BusinessScorer,
+    build: Callable[[int], SegmentModel],
+    config: TrainConfig,
+) -> pd.DataFrame:
+    """Backtest the candidates that pass the gates (the others cannot win), bounding cost."""
+    table = table.assign(**{col: np.nan for col in BUSINESS_COLUMNS})
+    table["beats_baseline"] = table["beats_baseline"].astype(object)
+    for i, row in table.iterrows():
+        if gate_failures(row, config):
+            continue
+        summary = business(build(int(i)))
+        if summary is None:
+            continue
+        for col, key in BUSINESS_COLUMNS.items():
+            table.at[i, col] = summary.get(key)
+    return table
+
+
 def train(
     features: pd.DataFrame,
     *,
@@ -151,8 +184,13 @@ def train(
     skewed: list[str] | None = None,
     categorical: list[str] | None = None,
     config: TrainConfig | None = None,
+    business: BusinessScorer | None = None,
 ) -> TrainResult:
-    """Train and select a segmentation model; same data + config (seed) -> same segments."""
+    """Train and select a segmentation model; same data + config (seed) -> same segments.
+
+    `business` (optional) backtests each gate-passing candidate; its business_score and
+    beats_baseline then take part in the selection rule.
+    """
     config = config or TrainConfig()
     skewed, categorical = list(skewed or []), list(categorical or [])
     cols = feature_columns(numeric, skewed, categorical)
@@ -182,13 +220,30 @@ def train(
             fits.append(fit)
     table = pd.DataFrame(rows)
     table["is_knee"], elbow = mark_knees(table)
+    checksum = data_checksum(data, [id_column, *cols])
+
+    def build(i: int, metadata: dict | None = None) -> SegmentModel:
+        """Package candidate i as the model it would be if chosen."""
+        return package_model(
+            X,
+            fits[i],
+            specs[i],
+            cols,
+            pre,
+            checksum=checksum,
+            seed=config.seed,
+            metadata=metadata or {},
+        )[0]
+
+    if business is not None:
+        with threadpool_limits(limits=config.threads):
+            table = add_business_scores(table, business, build, config)
     chosen = select(table, config)
     table = chosen.table
     best = chosen.index
     meta = {"id_column": id_column, "numeric": list(numeric), "skewed": skewed}
     meta |= {"categorical": categorical, "n_rows": len(data), "config": config.model_dump()}
     meta |= {"reason": chosen.reason, "elbow_k": elbow, "passed_gates": chosen.passed_gates}
-    checksum = data_checksum(data, [id_column, *cols])
     model, sorted_labels = package_model(
         X, fits[best], specs[best], cols, pre, checksum=checksum, seed=config.seed, metadata=meta
     )

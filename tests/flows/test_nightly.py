@@ -68,3 +68,27 @@ def test_same_seed_gives_the_same_segments(prefect_harness, tmp_path, monkeypatc
         results.append(_segments(home))
     assert results[0] == results[1]
     assert len(results[0]) > 200
+
+
+def test_critical_failure_keeps_the_last_good_segments(prefect_harness, demo_home):
+    _run(demo_home)
+    serving = demo_home / "serving.duckdb"
+    before_bytes = serving.read_bytes()
+    before = _segments(demo_home)
+    with duckdb.connect(str(demo_home / "warehouse.duckdb"), read_only=True) as con:
+        warnings = con.execute(
+            "select count(*) from ops.dq_results where severity = 'warning' and not success"
+        ).fetchone()[0]
+    assert warnings >= 1  # the demo's orphan customer line: recorded, the run completed
+
+    # Five months after the newest transaction: the freshness expectation is critical.
+    late = date(2026, 6, 1)
+    with pytest.raises(Exception, match="critical expectation"):
+        nightly_segmentation(NightlyParams(as_of=late))
+    assert _segments(demo_home) == before
+    assert serving.read_bytes() == before_bytes
+    with duckdb.connect(str(demo_home / "warehouse.duckdb"), read_only=True) as con:
+        failed = con.execute(
+            "select stage from ops.runs where status = 'failed' and as_of = $d order by stage",
+            {"d": late}).fetchall()
+    assert [s for (s,) in failed] == ["run", "validate_staging"]

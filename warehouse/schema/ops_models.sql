@@ -40,6 +40,14 @@ create table if not exists ops.model_candidates (
     recorded_at timestamp not null
 );
 
+-- The business backtest of each gate-passing candidate (null when not backtested):
+-- business_score = mean lift over the RFM baseline of the two summaries (segments/backtest.py).
+-- Added with `if not exists` so warehouses created before keep working.
+alter table ops.model_candidates add column if not exists business_score double;
+alter table ops.model_candidates add column if not exists backtest_explained_variance double;
+alter table ops.model_candidates add column if not exists backtest_retention_spread double;
+alter table ops.model_candidates add column if not exists beats_baseline boolean;
+
 -- Grain: one customer scored in one run (the input of marts.customer_segments).
 create table if not exists ops.scores (
     run_id varchar not null,
@@ -62,7 +70,11 @@ create table if not exists ops.segment_catalog (
     primary key (model_version, segment_id)
 );
 
--- Grain: one backtest of one model version (or the RFM baseline) at one cutoff.
+-- Grain: one segment of one backtest (model_version, cutoff, method 'model' | 'rfm_baseline'),
+-- plus one total row per backtest with segment_id and segment_name null that carries the
+-- summaries (explained_variance, retention_spread, retention_std; null on segment rows).
+-- Outcomes are measured over [cutoff, cutoff + horizon_days), which ends at or before as_of.
+-- RFM baseline rows have no segment_id (segment_name is the RFM segment).
 create table if not exists ops.backtests (
     model_version varchar not null,
     run_id varchar,
@@ -81,3 +93,6 @@ create table if not exists ops.backtests (
     retention_spread double,
     recorded_at timestamp not null
 );
+
+-- size-weighted standard deviation of segment retention (a tiny extreme segment cannot make it)
+alter table ops.backtests add column if not exists retention_std double;
