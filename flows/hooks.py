@@ -24,7 +24,8 @@ def record_failure(flow: Any, flow_run: Any, state: Any) -> None:
     run_id = run_id_of(flow_run)
     try:
         markdown = failure_report(settings, run_id, str(state.message or state.name))
-        create_markdown_artifact(markdown=markdown, key="nightly-failure",
-                                 description=f"Run {run_id} failed")
+        create_markdown_artifact(
+            markdown=markdown, key="nightly-failure", description=f"Run {run_id} failed"
+        )
     except Exception:  # a hook must never hide the original failure
         log.exception("could not record the failure of run %s", run_id)

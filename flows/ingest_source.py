@@ -14,8 +14,11 @@ from tasks.ingest import ingest_source_task
 from tasks.warehouse import prepare_warehouse_task
 
 
-@flow(name="ingest_source", log_prints=True,
-      flow_run_name=lambda: f"ingest-{param(runtime.flow_run.parameters, 'source')}")
+@flow(
+    name="ingest_source",
+    log_prints=True,
+    flow_run_name=lambda: f"ingest-{param(runtime.flow_run.parameters, 'source')}",
+)
 def ingest_source(params: IngestParams) -> dict[str, Any]:
     """Load new files of one source now, without running the rest of the pipeline."""
     settings = Settings()

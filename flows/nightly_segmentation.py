@@ -29,8 +29,13 @@ def run_name() -> str:
     return f"nightly-{as_of or NightlyParams().resolved_as_of()}"
 
 
-@flow(name="nightly_segmentation", log_prints=True, flow_run_name=run_name,
-      on_failure=[record_failure], on_crashed=[record_failure])
+@flow(
+    name="nightly_segmentation",
+    log_prints=True,
+    flow_run_name=run_name,
+    on_failure=[record_failure],
+    on_crashed=[record_failure],
+)
 def nightly_segmentation(params: NightlyParams | None = None) -> dict[str, Any]:
     """Run the whole pipeline once for one as_of date; one run writes at a time."""
     params = params or NightlyParams()
@@ -39,17 +44,28 @@ def nightly_segmentation(params: NightlyParams | None = None) -> dict[str, Any]:
     run_id = run_id_of(runtime.flow_run)
     with warehouse_lock(settings.home, run_id, timeout_s=settings.lock_timeout_seconds):
         prepare_warehouse_task(settings)
-        record_stage(settings, run_id, "run", "running", as_of=as_of,
-                     details=params.model_dump(mode="json"))
-        dq = {"as_of": as_of, "date_floor": settings.date_floor, "run_id": run_id,
-              "feature_set": params.feature_set}
+        record_stage(
+            settings, run_id, "run", "running", as_of=as_of, details=params.model_dump(mode="json")
+        )
+        dq = {
+            "as_of": as_of,
+            "date_floor": settings.date_floor,
+            "run_id": run_id,
+            "feature_set": params.feature_set,
+        }
         summary: dict[str, Any] = {"run_id": run_id, "as_of": as_of.isoformat()}
         summary["ingest"] = ingest_landing_task(settings, run_id)
         validate(settings, STAGING_SUITES, run_id, "validate_staging", dq)
         summary["features"] = build_features_task(settings, run_id, as_of)
         validate(settings, ["customer_features"], run_id, "validate_features", dq)
-        summary["train"] = fit_candidates(settings, run_id, as_of, params.feature_set,
-                                          params.retrain, params.train_config(settings.seed))
+        summary["train"] = fit_candidates(
+            settings,
+            run_id,
+            as_of,
+            params.feature_set,
+            params.retrain,
+            params.train_config(settings.seed),
+        )
         summary["score"] = score_customers_task(settings, run_id, as_of, params.feature_set)
         build_candidate_task(settings, run_id, as_of)
         validate(settings, ["customer_segments"], run_id, "validate_segments", dq)

@@ -43,8 +43,9 @@ class _ModelParams(BaseModel):
         return self.as_of or datetime.now(UTC).date()
 
     def train_config(self, seed: int) -> TrainConfig:
-        return TrainConfig(k_min=self.k_min, k_max=self.k_max, algorithms=self.algorithms,
-                           seed=seed)
+        return TrainConfig(
+            k_min=self.k_min, k_max=self.k_max, algorithms=self.algorithms, seed=seed
+        )
 
 
 class NightlyParams(_ModelParams):

@@ -17,8 +17,12 @@ from tasks.validate import validate
 from tasks.warehouse import prepare_warehouse_task
 
 
-@flow(name="retrain_segments", log_prints=True, on_failure=[record_failure],
-      flow_run_name=lambda: f"retrain-{param(runtime.flow_run.parameters, 'as_of') or 'today'}")
+@flow(
+    name="retrain_segments",
+    log_prints=True,
+    on_failure=[record_failure],
+    flow_run_name=lambda: f"retrain-{param(runtime.flow_run.parameters, 'as_of') or 'today'}",
+)
 def retrain_segments(params: RetrainParams | None = None) -> dict[str, Any]:
     """Fit a challenger on current features; the champion changes only if it is beaten."""
     params = params or RetrainParams()
@@ -27,16 +31,45 @@ def retrain_segments(params: RetrainParams | None = None) -> dict[str, Any]:
     run_id = run_id_of(runtime.flow_run)
     with warehouse_lock(settings.home, run_id, timeout_s=settings.lock_timeout_seconds):
         prepare_warehouse_task(settings)
-        record_stage(settings, run_id, "run", "running", flow_name="retrain_segments",
-                     as_of=as_of, details=params.model_dump(mode="json"))
+        record_stage(
+            settings,
+            run_id,
+            "run",
+            "running",
+            flow_name="retrain_segments",
+            as_of=as_of,
+            details=params.model_dump(mode="json"),
+        )
         build_features_task(settings, run_id, as_of)
-        validate(settings, ["customer_features"], run_id, "validate_features",
-                 {"as_of": as_of, "date_floor": settings.date_floor, "run_id": run_id,
-                  "feature_set": params.feature_set})
-        result = fit_candidates(settings, run_id, as_of, params.feature_set, "always",
-                                params.train_config(settings.seed))
-        record_stage(settings, run_id, "run", "completed", flow_name="retrain_segments",
-                     as_of=as_of, details=result)
+        validate(
+            settings,
+            ["customer_features"],
+            run_id,
+            "validate_features",
+            {
+                "as_of": as_of,
+                "date_floor": settings.date_floor,
+                "run_id": run_id,
+                "feature_set": params.feature_set,
+            },
+        )
+        result = fit_candidates(
+            settings,
+            run_id,
+            as_of,
+            params.feature_set,
+            "always",
+            params.train_config(settings.seed),
+        )
+        record_stage(
+            settings,
+            run_id,
+            "run",
+            "completed",
+            flow_name="retrain_segments",
+            as_of=as_of,
+            details=result,
+        )
     return result
 
 

@@ -14,13 +14,17 @@ from tasks.cluster import rollback_model_task
 from tasks.warehouse import prepare_warehouse_task
 
 
-@flow(name="rollback_model", log_prints=True,
-      flow_run_name=lambda: f"rollback-{param(runtime.flow_run.parameters, 'model_version')}")
+@flow(
+    name="rollback_model",
+    log_prints=True,
+    flow_run_name=lambda: f"rollback-{param(runtime.flow_run.parameters, 'model_version')}",
+)
 def rollback_model(params: RollbackParams) -> dict[str, Any]:
     """Make `model_version` the champion again; the current champion is retired."""
     settings = Settings()
-    with warehouse_lock(settings.home, run_id_of(runtime.flow_run),
-                        timeout_s=settings.lock_timeout_seconds):
+    with warehouse_lock(
+        settings.home, run_id_of(runtime.flow_run), timeout_s=settings.lock_timeout_seconds
+    ):
         prepare_warehouse_task(settings)
         return rollback_model_task(settings, params.model_version)
 

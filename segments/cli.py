@@ -10,8 +10,11 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Customer segmentation pipeline (Prefect + DuckDB + scikit-learn).",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Customer segmentation pipeline (Prefect + DuckDB + scikit-learn).",
+    no_args_is_help=True,
+    add_completion=False,
+)
 
 
 def _quiet_prefect() -> None:
@@ -28,7 +31,9 @@ def demo(
     lines: Annotated[int | None, typer.Option(help="Target transaction lines.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed (default SEGMENTS_SEED).")] = None,
     end_date: Annotated[str, typer.Option(help="Last day of demo history.")] = "2025-12-31",
-    out: Annotated[Path | None, typer.Option(help="Landing folder (default SEGMENTS_HOME/landing).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Landing folder (default SEGMENTS_HOME/landing).")
+    ] = None,
 ) -> None:
     """Write deterministic demo source files into the landing folder."""
     from segments.demo import generate_demo
@@ -36,9 +41,13 @@ def demo(
 
     settings = Settings()
     target = out or settings.landing_dir
-    counts = generate_demo(target, customers=customers, lines=lines,
-                           seed=settings.seed if seed is None else seed,
-                           end_date=date.fromisoformat(end_date))
+    counts = generate_demo(
+        target,
+        customers=customers,
+        lines=lines,
+        seed=settings.seed if seed is None else seed,
+        end_date=date.fromisoformat(end_date),
+    )
     typer.echo(f"demo data written to {target}")
     for key, value in counts.items():
         typer.echo(f"  {key}: {value:,}")
@@ -54,19 +63,27 @@ def ingest(
     from tasks.ingest import ingest_one
 
     run_id = f"cli-{datetime.now():%Y%m%d%H%M%S}"
-    results = ingest_one(Settings(), source, path, run_id)
+    try:
+        results = ingest_one(Settings(), source, path, run_id)
+    except (ValueError, FileNotFoundError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     failed = False
     for r in results:
-        typer.echo(f"{r.status:8} {r.path}: read {r.rows_read:,}, staged {r.rows_staged:,}, "
-                   f"quarantined {r.rows_quarantined:,}, duplicates {r.duplicates:,}"
-                   + (f"\n         {r.message}" if r.message else ""))
+        typer.echo(
+            f"{r.status:8} {r.path}: read {r.rows_read:,}, staged {r.rows_staged:,}, "
+            f"quarantined {r.rows_quarantined:,}, duplicates {r.duplicates:,}"
+            + (f"\n         {r.message}" if r.message else "")
+        )
         failed |= r.status == "failed"
     raise typer.Exit(1 if failed else 0)
 
 
 @app.command()
 def run(
-    as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD (default today).")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="YYYY-MM-DD (default today).")
+    ] = None,
     retrain: Annotated[str, typer.Option(help="auto | always | never")] = "auto",
     feature_set: Annotated[str, typer.Option(help="retail | demographic")] = "retail",
 ) -> None:
@@ -84,8 +101,10 @@ def run(
         raise typer.Exit(2) from exc
     summary = nightly_segmentation(params)
     published = summary.get("publish", {})
-    typer.echo(f"published {published.get('rows', 0):,} customers in "
-               f"{len(published.get('segments', {}))} segments (run {summary['run_id']})")
+    typer.echo(
+        f"published {published.get('rows', 0):,} customers in "
+        f"{len(published.get('segments', {}))} segments (run {summary['run_id']})"
+    )
 
 
 @app.command()

@@ -11,8 +11,13 @@ import duckdb
 from segments.settings import Settings
 
 
-def connect_path(path: Path | str, *, read_only: bool = False, threads: int | None = None,
-                 memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+def connect_path(
+    path: Path | str,
+    *,
+    read_only: bool = False,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+) -> duckdb.DuckDBPyConnection:
     """Open a DuckDB file with the session settings the pipeline relies on."""
     config: dict[str, str | int] = {}
     if threads:
@@ -30,8 +35,12 @@ def connect_path(path: Path | str, *, read_only: bool = False, threads: int | No
 @contextmanager
 def connect(settings: Settings, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """Yield a connection to the working warehouse and always close it."""
-    con = connect_path(settings.warehouse_path, read_only=read_only, threads=settings.threads,
-                       memory_limit=settings.memory_limit)
+    con = connect_path(
+        settings.warehouse_path,
+        read_only=read_only,
+        threads=settings.threads,
+        memory_limit=settings.memory_limit,
+    )
     try:
         yield con
     finally:

@@ -32,8 +32,16 @@ def export_path(settings: Settings, kind: str, as_of: date, fmt: str) -> Path:
     return settings.exports_dir / f"{kind}_{as_of.isoformat()}.{fmt}"
 
 
-def stage_export(con: duckdb.DuckDBPyConnection, query: str, staged: StagedFiles, *,
-                 settings: Settings, kind: str, as_of: date, run_id: str) -> None:
+def stage_export(
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    staged: StagedFiles,
+    *,
+    settings: Settings,
+    kind: str,
+    as_of: date,
+    run_id: str,
+) -> None:
     """Write one query as CSV and Parquet under temporary names."""
     settings.exports_dir.mkdir(parents=True, exist_ok=True)
     for fmt, options in FORMATS.items():
@@ -43,26 +51,48 @@ def stage_export(con: duckdb.DuckDBPyConnection, query: str, staged: StagedFiles
         staged.add(tmp, target)
 
 
-def stage_changes(con: duckdb.DuckDBPyConnection, settings: Settings, staged: StagedFiles, *,
-                  as_of: date, run_id: str) -> None:
+def stage_changes(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    staged: StagedFiles,
+    *,
+    as_of: date,
+    run_id: str,
+) -> None:
     """exports/segment_changes_<as_of>.csv|parquet from this publish's marts.segment_changes."""
-    stage_export(con, CHANGES_QUERY, staged, settings=settings, kind="segment_changes",
-                 as_of=as_of, run_id=run_id)
+    stage_export(
+        con,
+        CHANGES_QUERY,
+        staged,
+        settings=settings,
+        kind="segment_changes",
+        as_of=as_of,
+        run_id=run_id,
+    )
 
 
-def stage_snapshot(con: duckdb.DuckDBPyConnection, settings: Settings, staged: StagedFiles, *,
-                   as_of: date, run_id: str) -> None:
+def stage_snapshot(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    staged: StagedFiles,
+    *,
+    as_of: date,
+    run_id: str,
+) -> None:
     """exports/segments_snapshot_<as_of>.* from the just-published marts.customer_segments."""
     query = f"select {SNAPSHOT_COLUMNS} from marts.customer_segments order by customer_id"
-    stage_export(con, query, staged, settings=settings, kind="segments_snapshot", as_of=as_of,
-                 run_id=run_id)
+    stage_export(
+        con, query, staged, settings=settings, kind="segments_snapshot", as_of=as_of, run_id=run_id
+    )
 
 
 def published_dates(settings: Settings) -> list[date]:
     """as_of dates with a published customer_segments partition in the lake, oldest first."""
     folder = settings.lake_dir / "marts" / "customer_segments"
-    return sorted(date.fromisoformat(p.parent.name.removeprefix("as_of="))
-                  for p in folder.glob("as_of=*/data.parquet"))
+    return sorted(
+        date.fromisoformat(p.parent.name.removeprefix("as_of="))
+        for p in folder.glob("as_of=*/data.parquet")
+    )
 
 
 def export_snapshot(settings: Settings, as_of: date | None = None) -> dict[str, Path]:
@@ -70,19 +100,32 @@ def export_snapshot(settings: Settings, as_of: date | None = None) -> dict[str, 
     warehouse, so it works while a run holds it); as_of defaults to the latest publish."""
     dates = published_dates(settings)
     if not dates:
-        raise FileNotFoundError(f"no published segments under {settings.lake_dir}; run "
-                                "`segments run` first")
+        raise FileNotFoundError(
+            f"no published segments under {settings.lake_dir}; run `segments run` first"
+        )
     as_of = as_of or dates[-1]
     if as_of not in dates:
-        raise FileNotFoundError(f"no publish for as_of {as_of}; published: "
-                                f"{', '.join(d.isoformat() for d in dates[-5:])} ...")
+        raise FileNotFoundError(
+            f"no publish for as_of {as_of}; published: "
+            f"{', '.join(d.isoformat() for d in dates[-5:])} ..."
+        )
     source = settings.lake_dir / "marts" / "customer_segments" / f"as_of={as_of}" / "data.parquet"
     staged = StagedFiles()
     with duckdb.connect() as con:
-        con.execute("create temp table customer_segments as select *, $as_of::date as as_of "
-                    "from read_parquet($path)", {"as_of": as_of, "path": str(source)})
+        con.execute(
+            "create temp table customer_segments as select *, $as_of::date as as_of "
+            "from read_parquet($path)",
+            {"as_of": as_of, "path": str(source)},
+        )
         query = f"select {SNAPSHOT_COLUMNS} from customer_segments order by customer_id"
-        stage_export(con, query, staged, settings=settings, kind="segments_snapshot",
-                     as_of=as_of, run_id="snapshot")
+        stage_export(
+            con,
+            query,
+            staged,
+            settings=settings,
+            kind="segments_snapshot",
+            as_of=as_of,
+            run_id="snapshot",
+        )
     staged.swap()
     return {target.suffix.lstrip("."): target for _, target in staged.pairs}

@@ -159,10 +159,18 @@ def stage(con: duckdb.DuckDBPyConnection, mapping: SourceMapping, load_id: str) 
         f") g where not exists (select 1 from ({existing}) e where e.d = g.d) group by g.d",
         {"source": mapping.name},
     )
+    n_keep, n_good = con.execute(
+        "select (select count(*) from _keep), count(*) from _typed where _reason_code is null"
+    ).fetchone()
+    # usually nothing repeats: then a plain filter, which keeps the rows in line order
+    keep = (
+        "where _reason_code is null"
+        if n_keep == n_good
+        else "semi join _keep on _typed._line_number = _keep.l"
+    )
     inserted = con.execute(
         f"insert into {mapping.table} by name select $source as source, $load_id as load_id, "
-        f"_line_number as line_number, {', '.join(targets)}{extra} from _typed "
-        "semi join _keep on _typed._line_number = _keep.l",
+        f"_line_number as line_number, {', '.join(targets)}{extra} from _typed {keep}",
         {"source": mapping.name, "load_id": load_id},
     ).fetchone()[0]
     without_customer = 0

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-
 _HELD: dict[Path, int] = {}  # re-entrancy: a backfill's nightly subflows run inside its lock
 
 
@@ -23,8 +22,9 @@ class WarehouseBusyError(RuntimeError):
 
 
 @contextmanager
-def warehouse_lock(home: Path, owner: str, *, timeout_s: float = 3600.0,
-                   poll_s: float = 1.0) -> Iterator[None]:
+def warehouse_lock(
+    home: Path, owner: str, *, timeout_s: float = 3600.0, poll_s: float = 1.0
+) -> Iterator[None]:
     """Hold SEGMENTS_HOME/.warehouse.lock; wait up to timeout_s for a running run to finish."""
     home.mkdir(parents=True, exist_ok=True)
     path = (home / ".warehouse.lock").resolve()

@@ -28,15 +28,27 @@ def build_deployments(project_dir: Path, timezone: str | None = None) -> list[An
     for spec in deployment_specs(project_dir):
         path, func = spec["entrypoint"].split(":")
         flow = load_flow_from_entrypoint(f"{project_dir / path}:{func}")
-        schedules = [Cron(s["cron"], timezone=timezone or s.get("timezone", "UTC"),
-                          active=s.get("active", True)) for s in spec.get("schedules") or []]
+        schedules = [
+            Cron(
+                s["cron"],
+                timezone=timezone or s.get("timezone", "UTC"),
+                active=s.get("active", True),
+            )
+            for s in spec.get("schedules") or []
+        ]
         limit = spec.get("concurrency_limit")
-        deployments.append(flow.to_deployment(
-            name=spec["name"], description=spec.get("description"), tags=spec.get("tags"),
-            parameters=spec.get("parameters"), schedules=schedules or None,
-            concurrency_limit=ConcurrencyLimitConfig(**limit) if isinstance(limit, dict)
-            else limit,
-        ))
+        deployments.append(
+            flow.to_deployment(
+                name=spec["name"],
+                description=spec.get("description"),
+                tags=spec.get("tags"),
+                parameters=spec.get("parameters"),
+                schedules=schedules or None,
+                concurrency_limit=ConcurrencyLimitConfig(**limit)
+                if isinstance(limit, dict)
+                else limit,
+            )
+        )
     return deployments
 
 

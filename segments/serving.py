@@ -64,9 +64,12 @@ def _fsync_dir(folder: Path) -> None:
 
 def mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Every table of the marts schema: what BI tools read (discovered, never listed here)."""
-    return [row[0] for row in con.execute(
-        "select table_name from duckdb_tables() where schema_name = 'marts' order by 1"
-    ).fetchall()]
+    return [
+        row[0]
+        for row in con.execute(
+            "select table_name from duckdb_tables() where schema_name = 'marts' order by 1"
+        ).fetchall()
+    ]
 
 
 def lake_target(settings: Settings, table: str, as_of: date) -> Path:
@@ -77,8 +80,14 @@ def lake_target(settings: Settings, table: str, as_of: date) -> Path:
     return folder / "data.parquet"
 
 
-def stage_lake(con: duckdb.DuckDBPyConnection, settings: Settings, staged: StagedFiles, *,
-               run_id: str, as_of: date) -> None:
+def stage_lake(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    staged: StagedFiles,
+    *,
+    run_id: str,
+    as_of: date,
+) -> None:
     """This publish's rows of every mart as Parquet, hive style (as_of lives in the folder name,
     not in the file: pyarrow, pandas and Spark refuse a column that is also a partition key)."""
     for table in mart_tables(con):
@@ -94,9 +103,15 @@ def stage_lake(con: duckdb.DuckDBPyConnection, settings: Settings, staged: Stage
         staged.add(tmp, target)
 
 
-def stage_serving(con: duckdb.DuckDBPyConnection, settings: Settings, staged: StagedFiles, *,
-                  run_id: str, model_version: str,
-                  on_table: Callable[[str], None] | None = None) -> None:
+def stage_serving(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    staged: StagedFiles,
+    *,
+    run_id: str,
+    model_version: str,
+    on_table: Callable[[str], None] | None = None,
+) -> None:
     """A complete new serving database: every mart, every seed table and this run's metadata.
 
     on_table is called after each table is copied (progress for logs and kill tests).
@@ -111,31 +126,41 @@ def stage_serving(con: duckdb.DuckDBPyConnection, settings: Settings, staged: St
             con.execute(f"create table {SERVING_ALIAS}.{table} as select * from marts.{table}")
             if on_table:
                 on_table(table)
-        for (table,) in con.execute("select table_name from duckdb_tables() "
-                                    "where schema_name = 'seeds' order by 1").fetchall():
+        for (table,) in con.execute(
+            "select table_name from duckdb_tables() where schema_name = 'seeds' order by 1"
+        ).fetchall():
             con.execute(f"create table {SERVING_ALIAS}.{table} as select * from seeds.{table}")
         # run metadata: the stages of the run that published, and the model that scored it
-        con.execute(f"create table {SERVING_ALIAS}.runs as select * from ops.runs "
-                    "where run_id = $run_id order by started_at", {"run_id": run_id})
-        con.execute(f"create table {SERVING_ALIAS}.model_registry as select * from "
-                    "ops.model_registry where model_version = $v", {"v": model_version})
+        con.execute(
+            f"create table {SERVING_ALIAS}.runs as select * from ops.runs "
+            "where run_id = $run_id order by started_at",
+            {"run_id": run_id},
+        )
+        con.execute(
+            f"create table {SERVING_ALIAS}.model_registry as select * from "
+            "ops.model_registry where model_version = $v",
+            {"v": model_version},
+        )
         # everything into the main file: a rename must not leave data behind in a .wal
         con.execute(f"checkpoint {SERVING_ALIAS}")
     finally:
         con.execute(f"detach {SERVING_ALIAS}")
     wal = tmp.with_name(tmp.name + ".wal")
     if wal.exists():
-        raise RuntimeError(f"{wal} left after checkpoint; serving file not swapped, the "
-                           "previous one stays served")
+        raise RuntimeError(
+            f"{wal} left after checkpoint; serving file not swapped, the previous one stays served"
+        )
     staged.add(tmp, target)
 
 
 def remove_leftovers(settings: Settings) -> list[Path]:
     """Temporary files of killed publishes (safe: the warehouse lock means one publisher)."""
     removed = []
-    candidates = [*settings.home.glob(f".*{TMP_MARK}*"),
-                  *(settings.lake_dir / "marts").glob(f"**/.*{TMP_MARK}*"),
-                  *settings.exports_dir.glob(f".*{TMP_MARK}*")]
+    candidates = [
+        *settings.home.glob(f".*{TMP_MARK}*"),
+        *(settings.lake_dir / "marts").glob(f"**/.*{TMP_MARK}*"),
+        *settings.exports_dir.glob(f".*{TMP_MARK}*"),
+    ]
     for path in candidates:
         if path.is_file():
             path.unlink(missing_ok=True)

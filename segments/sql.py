@@ -56,15 +56,20 @@ def model_order(sql_dir: Path, layer: str) -> list[str]:
     for name, path in paths.items():
         body = _strip_comments(path.read_text()).lower()
         graph[name] = {
-            other
-            for other in paths
-            if other != name and re.search(rf"\b{layer}\.{other}\b", body)
+            other for other in paths if other != name and re.search(rf"\b{layer}\.{other}\b", body)
         }
     return list(TopologicalSorter(graph).static_order())
 
 
-def run_model(con: duckdb.DuckDBPyConnection, sql_dir: Path, layer: str, name: str,
-              params: Mapping[str, Any] | None = None, *, target: str | None = None) -> int:
+def run_model(
+    con: duckdb.DuckDBPyConnection,
+    sql_dir: Path,
+    layer: str,
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    target: str | None = None,
+) -> int:
     """Build one relation from its file (or into `target`, e.g. a candidate to validate first)."""
     body = (sql_dir / layer / f"{name}.sql").read_text().strip().rstrip(";")
     relation = target or f"{layer}.{name}"
@@ -73,15 +78,21 @@ def run_model(con: duckdb.DuckDBPyConnection, sql_dir: Path, layer: str, name: s
     return con.execute(f"select count(*) from {relation}").fetchone()[0]
 
 
-def run_layer(con: duckdb.DuckDBPyConnection, sql_dir: Path, layer: str,
-              params: Mapping[str, Any] | None = None) -> dict[str, int]:
+def run_layer(
+    con: duckdb.DuckDBPyConnection,
+    sql_dir: Path,
+    layer: str,
+    params: Mapping[str, Any] | None = None,
+) -> dict[str, int]:
     """Build every relation of a layer in order; returns row counts by relation."""
-    return {name: run_model(con, sql_dir, layer, name, params)
-            for name in model_order(sql_dir, layer)}
+    return {
+        name: run_model(con, sql_dir, layer, name, params) for name in model_order(sql_dir, layer)
+    }
 
 
-def run_script(con: duckdb.DuckDBPyConnection, path: Path,
-               params: Mapping[str, Any] | None = None) -> None:
+def run_script(
+    con: duckdb.DuckDBPyConnection, path: Path, params: Mapping[str, Any] | None = None
+) -> None:
     """Run a file of statements (DDL or a parameterised DML step), one statement at a time."""
     for statement in split_statements(path.read_text()):
         con.execute(statement, bind(statement, params))

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date
 from typing import Any
-
-from dataclasses import asdict
 
 import duckdb
 from prefect import task
@@ -19,8 +18,12 @@ from segments.sql import run_layer
 from tasks.ingest import export_table
 
 
-def build_features(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
-                   overrides: dict[str, Any] | None = None) -> dict[str, int]:
+def build_features(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    as_of: date,
+    overrides: dict[str, Any] | None = None,
+) -> dict[str, int]:
     """Run every feature model as of `as_of`; nothing on or after it is read."""
     params = {**FEATURE_PARAMS_DEFAULTS, **(overrides or {}), "as_of": as_of}
     counts = run_layer(con, settings.sql_dir, "features", params)
@@ -29,26 +32,38 @@ def build_features(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: da
     return counts
 
 
-def fit_probabilistic_clv(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date
-                          ) -> dict[str, Any]:
+def fit_probabilistic_clv(
+    con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date
+) -> dict[str, Any]:
     """BG/NBD + Gamma-Gamma on this as_of's lifetimes summary -> features.customer_clv."""
     summary = con.execute(
         "select customer_id, lt_frequency, lt_recency_days, lt_t_days, lt_monetary_gbp "
         "from features.customer_features where as_of = $as_of order by customer_id",
-        {"as_of": as_of}).df()
+        {"as_of": as_of},
+    ).df()
     con.execute("delete from features.customer_clv")
     if summary.empty or (summary["lt_frequency"] > 0).sum() == 0:
         return {"fitted": False, "reason": "no repeat purchasers before as_of"}
-    fit = fit_clv(summary, horizon_months=settings.clv_horizon_months,
-                  monthly_discount_rate=settings.clv_monthly_discount_rate, seed=settings.seed)
-    frame = fit.customers.assign(as_of=as_of, horizon_months=settings.clv_horizon_months,
-                                 monthly_discount_rate=settings.clv_monthly_discount_rate)
+    fit = fit_clv(
+        summary,
+        horizon_months=settings.clv_horizon_months,
+        monthly_discount_rate=settings.clv_monthly_discount_rate,
+        seed=settings.seed,
+    )
+    frame = fit.customers.assign(
+        as_of=as_of,
+        horizon_months=settings.clv_horizon_months,
+        monthly_discount_rate=settings.clv_monthly_discount_rate,
+    )
     con.register("_clv", frame)
     con.execute("insert into features.customer_clv by name select * from _clv")
     con.unregister("_clv")
-    return {"fitted": True, "bgnbd": asdict(fit.bgnbd),
-            "gamma_gamma": asdict(fit.gamma_gamma) if fit.gamma_gamma else None,
-            "total_clv_gbp": round(float(frame["clv_gbp"].sum()), 2)}
+    return {
+        "fitted": True,
+        "bgnbd": asdict(fit.bgnbd),
+        "gamma_gamma": asdict(fit.gamma_gamma) if fit.gamma_gamma else None,
+        "total_clv_gbp": round(float(frame["clv_gbp"].sum()), 2),
+    }
 
 
 @task(name="build_features")

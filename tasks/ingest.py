@@ -23,39 +23,104 @@ def landing_files(landing_dir: Path, mapping: SourceMapping) -> list[Path]:
     folder = landing_dir / mapping.name
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.glob(mapping.file_pattern)
-                  if p.is_file() and not p.name.startswith("."))
+    return sorted(
+        p for p in folder.glob(mapping.file_pattern) if p.is_file() and not p.name.startswith(".")
+    )
 
 
-def ingest_path(con: duckdb.DuckDBPyConnection, mapping: SourceMapping, path: Path, *,
-                run_id: str, settings: Settings) -> list[LoadResult]:
+def ingest_path(
+    con: duckdb.DuckDBPyConnection,
+    mapping: SourceMapping,
+    path: Path,
+    *,
+    run_id: str,
+    settings: Settings,
+) -> list[LoadResult]:
     """Load one file, or every matching file of a folder, through one mapping."""
     if mapping.database is not None:  # a database source: PATH is not used
         from segments.db_sources import ingest_database
 
-        return ingest_database(con, mapping, run_id=run_id, pii_key=load_key(settings),
-                               lake_dir=settings.lake_dir, date_floor=settings.date_floor)
-    files = sorted(p for p in path.glob(mapping.file_pattern) if p.is_file()) \
-        if path.is_dir() else [path]
+        return ingest_database(
+            con,
+            mapping,
+            run_id=run_id,
+            pii_key=load_key(settings),
+            lake_dir=settings.lake_dir,
+            date_floor=settings.date_floor,
+        )
+    files = (
+        sorted(p for p in path.glob(mapping.file_pattern) if p.is_file())
+        if path.is_dir()
+        else [path]
+    )
     if not files:
         raise FileNotFoundError(f"{path}: no files matching {mapping.file_pattern!r} to load")
     key = load_key(settings)
-    return [ingest_file(con, mapping, f, run_id=run_id, pii_key=key, lake_dir=settings.lake_dir,
-                        date_floor=settings.date_floor) for f in files]
+    return [
+        ingest_file(
+            con,
+            mapping,
+            f,
+            run_id=run_id,
+            pii_key=key,
+            lake_dir=settings.lake_dir,
+            date_floor=settings.date_floor,
+        )
+        for f in files
+    ]
 
 
-def ingest_landing(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str
-                   ) -> list[LoadResult]:
+def ingest_landing(
+    con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str
+) -> list[LoadResult]:
     """Load every new landing file of every built-in source; one bad file never stops the rest."""
     results: list[LoadResult] = []
     key = None
     for mapping in builtin_mappings(settings.sql_dir).values():
+        if mapping.database is not None:  # read incrementally from its updated-at mark
+            results.extend(_ingest_database_safely(con, mapping, settings, run_id))
+            continue
         for path in landing_files(settings.landing_dir, mapping):
             key = key or load_key(settings)
-            results.append(ingest_file(con, mapping, path, run_id=run_id, pii_key=key,
-                                       lake_dir=settings.lake_dir,
-                                       date_floor=settings.date_floor))
+            results.append(
+                ingest_file(
+                    con,
+                    mapping,
+                    path,
+                    run_id=run_id,
+                    pii_key=key,
+                    lake_dir=settings.lake_dir,
+                    date_floor=settings.date_floor,
+                )
+            )
     return results
+
+
+def _ingest_database_safely(
+    con: duckdb.DuckDBPyConnection, mapping: SourceMapping, settings: Settings, run_id: str
+) -> list[LoadResult]:
+    """A database that cannot be reached fails its own load, not the other sources."""
+    from segments.db_sources import ingest_database, source_label
+
+    try:
+        return ingest_database(
+            con,
+            mapping,
+            run_id=run_id,
+            pii_key=load_key(settings),
+            lake_dir=settings.lake_dir,
+            date_floor=settings.date_floor,
+        )
+    except Exception as exc:  # noqa: BLE001 - refused, bad credentials, missing table...
+        return [
+            LoadResult(
+                f"{mapping.name}-unreachable",
+                mapping.name,
+                source_label(mapping.database),
+                "failed",
+                message=f"{mapping.name}: {type(exc).__name__}: {exc}"[:1000],
+            )
+        ]
 
 
 def refresh_staging(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, int]:
@@ -63,7 +128,9 @@ def refresh_staging(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[
     counts = run_layer(con, settings.sql_dir, "staging")
     for table in (*STAGING_TABLES, *counts):
         export_table(con, f"staging.{table}", settings.lake_dir / "staging" / table)
-        counts.setdefault(table, con.execute(f"select count(*) from staging.{table}").fetchone()[0])
+        counts.setdefault(
+            table, con.execute(f"select count(*) from staging.{table}").fetchone()[0]
+        )
     return counts
 
 
@@ -113,8 +180,9 @@ def ingest_one(settings: Settings, source: str, path: Path, run_id: str) -> list
 
 
 @task(name="ingest_source", retries=2, retry_delay_seconds=[5, 30])
-def ingest_source_task(settings: Settings, source: str, path: str, run_id: str
-                       ) -> dict[str, object]:
+def ingest_source_task(
+    settings: Settings, source: str, path: str, run_id: str
+) -> dict[str, object]:
     """On-demand load of one source (retried: file I/O)."""
     with stage(settings, run_id, "ingest", flow_name="ingest_source") as details:
         results = ingest_one(settings, source, Path(path), run_id)

@@ -11,8 +11,13 @@ from segments.sql import apply_schema
 
 def prepare_warehouse(settings: Settings) -> None:
     """Create what is missing; never drops data."""
-    for folder in (settings.landing_dir, settings.lake_dir, settings.reports_dir,
-                   settings.exports_dir, settings.models_dir):
+    for folder in (
+        settings.landing_dir,
+        settings.lake_dir,
+        settings.reports_dir,
+        settings.exports_dir,
+        settings.models_dir,
+    ):
         folder.mkdir(parents=True, exist_ok=True)
     with connect(settings) as con:
         apply_schema(con, settings.sql_dir)

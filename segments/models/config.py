@@ -22,7 +22,7 @@ class TrainConfig(BaseModel):
     min_segment_share: float = Field(0.02, ge=0, le=1, description="gate: smallest segment share")
     min_stability: float = Field(0.6, ge=-1, le=1, description="gate: mean bootstrap ARI")
     max_noise_share: float = Field(0.2, ge=0, le=1, description="gate for density methods")
-    silhouette_sample: int = Field(10_000, ge=100, description="rows sampled for silhouette")
+    silhouette_sample: int = Field(4_000, ge=100, description="rows sampled for silhouette")
     minibatch_threshold: int = Field(500_000, ge=1, description="rows above which MiniBatchKMeans")
     agglomerative_sample: int = Field(
         5_000, ge=100, description="Ward fits on a seeded sample above this (O(n^2) memory)"

@@ -50,17 +50,28 @@ def _wait_for(url: str, timeout_s: float) -> None:
 def server(tmp_path: Path) -> Iterator[dict[str, str]]:
     """A real Prefect server with its own home and database, stopped afterwards."""
     port = _free_port()
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"),
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
-           "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
-           "PREFECT_SERVER_API_HOST": "127.0.0.1", "PREFECT_SERVER_API_PORT": str(port),
-           "PREFECT_UI_ENABLED": "false",
-           "SEGMENTS_HOME": str(tmp_path / "home"), "SEGMENTS_PII_KEY": "e2e-key",
-           "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+        "PREFECT_SERVER_API_HOST": "127.0.0.1",
+        "PREFECT_SERVER_API_PORT": str(port),
+        "PREFECT_UI_ENABLED": "false",
+        "SEGMENTS_HOME": str(tmp_path / "home"),
+        "SEGMENTS_PII_KEY": "e2e-key",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
     log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen([PREFECT, "server", "start", "--host", "127.0.0.1", "--port",
-                             str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
-                            cwd=tmp_path)
+    proc = subprocess.Popen(
+        [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+    )
     try:
         _wait_for(f"http://127.0.0.1:{port}/api", 180)
         yield env
@@ -74,8 +85,15 @@ def server(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 
 def _prefect(env: dict[str, str], *args: str, timeout: float = 300) -> str:
-    done = subprocess.run([PREFECT, "--no-prompt", *args], env=env, cwd=PROJECT,
-                          capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        [PREFECT, "--no-prompt", *args],
+        env=env,
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     assert done.returncode == 0, f"prefect {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
@@ -88,16 +106,36 @@ def test_deploy_worker_trigger_and_publish(server: dict[str, str], tmp_path: Pat
     out = _prefect(env, "deploy", "--all")
     assert "nightly_segmentation/nightly" in out
     worker_log = (tmp_path / "worker.log").open("w")
-    worker = subprocess.Popen([PREFECT, "worker", "start", "--pool", "segments-local",
-                               "--limit", "1"], env=env, cwd=tmp_path, stdout=worker_log,
-                              stderr=subprocess.STDOUT)
+    worker = subprocess.Popen(
+        [PREFECT, "worker", "start", "--pool", "segments-local", "--limit", "1"],
+        env=env,
+        cwd=tmp_path,
+        stdout=worker_log,
+        stderr=subprocess.STDOUT,
+    )
     try:
-        params = json.dumps({"as_of": "2026-01-01", "retrain": "always",
-                             "feature_set": "retail", "algorithms": ["kmeans"],
-                             "k_min": 3, "k_max": 6})
-        out = _prefect(env, "deployment", "run", "nightly_segmentation/nightly",
-                       "--param", f"params={params}", "--watch", "--watch-timeout", "900",
-                       timeout=960)
+        params = json.dumps(
+            {
+                "as_of": "2026-01-01",
+                "retrain": "always",
+                "feature_set": "retail",
+                "algorithms": ["kmeans"],
+                "k_min": 3,
+                "k_max": 6,
+            }
+        )
+        out = _prefect(
+            env,
+            "deployment",
+            "run",
+            "nightly_segmentation/nightly",
+            "--param",
+            f"params={params}",
+            "--watch",
+            "--watch-timeout",
+            "900",
+            timeout=960,
+        )
         assert "Completed" in out, out
     finally:
         worker.terminate()
@@ -108,7 +146,8 @@ def test_deploy_worker_trigger_and_publish(server: dict[str, str], tmp_path: Pat
         worker_log.close()
     with duckdb.connect(str(home / "serving.duckdb"), read_only=True) as con:
         rows, as_of = con.execute(
-            "select count(*), any_value(as_of) from customer_segments").fetchone()
+            "select count(*), any_value(as_of) from customer_segments"
+        ).fetchone()
         history = con.execute("select count(*) from segment_history").fetchone()[0]
     assert rows > 200 and str(as_of) == "2026-01-01"
     assert history == rows

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from types import ModuleType
 
-READER = r'''
+READER = r"""
 import json, sys, time
 from pathlib import Path
 import duckdb
@@ -48,7 +48,7 @@ while not stop.exists() and time.monotonic() < deadline:
         mixed.append([rows, runs, low, high, list(profiles), latest])
 out.write_text(json.dumps({"reads": reads, "errors": errors[:20], "error_count": len(errors),
                            "mixed": mixed[:20], "seen": sorted(seen)}))
-'''
+"""
 
 
 def _support() -> ModuleType:
@@ -68,21 +68,29 @@ def _assignments(publish_no: int, customers: int = 3000) -> dict[str, int]:
 def test_reader_never_fails_nor_sees_a_mix_of_publishes(tmp_path):
     support = _support()
     settings = support.world_settings(tmp_path / "home")
-    support.publish(settings, run_id="run-0", as_of=date(2026, 1, 1),
-                    assignments=_assignments(0))
+    support.publish(settings, run_id="run-0", as_of=date(2026, 1, 1), assignments=_assignments(0))
     stop, out = tmp_path / "stop", tmp_path / "reader.json"
     script = tmp_path / "reader.py"
     script.write_text(READER)
-    reader = subprocess.Popen([sys.executable, str(script), str(settings.serving_path),
-                               str(stop), str(out), "120"], stderr=subprocess.PIPE)
+    reader = subprocess.Popen(
+        [sys.executable, str(script), str(settings.serving_path), str(stop), str(out), "120"],
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 60
-        while not out.with_suffix(".started").exists() and reader.poll() is None \
-                and time.monotonic() < deadline:
+        while (
+            not out.with_suffix(".started").exists()
+            and reader.poll() is None
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.05)
         for n in range(1, 5):
-            support.publish(settings, run_id=f"run-{n}", as_of=date(2026, 1, 1)
-                            + timedelta(days=n), assignments=_assignments(n))
+            support.publish(
+                settings,
+                run_id=f"run-{n}",
+                as_of=date(2026, 1, 1) + timedelta(days=n),
+                assignments=_assignments(n),
+            )
             time.sleep(0.3)  # let the reader take a few snapshots of each publish
     finally:
         stop.touch()
@@ -93,4 +101,3 @@ def test_reader_never_fails_nor_sees_a_mix_of_publishes(tmp_path):
     assert result["mixed"] == []
     assert result["reads"] > 10
     assert len(result["seen"]) >= 2, result  # it really read across publishes
-

@@ -21,8 +21,10 @@ def _run(home: Path, **params) -> dict:
 
 def _segments(home: Path) -> list[tuple]:
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
-        return con.execute("select customer_id, segment_id, segment_name from "
-                           "marts.customer_segments order by customer_id").fetchall()
+        return con.execute(
+            "select customer_id, segment_id, segment_name from "
+            "marts.customer_segments order by customer_id"
+        ).fetchall()
 
 
 @pytest.fixture
@@ -36,11 +38,13 @@ def test_nightly_flow_publishes_one_segment_per_customer(prefect_harness, demo_h
     with duckdb.connect(str(demo_home / "warehouse.duckdb"), read_only=True) as con:
         buyers = con.execute(
             "select count(distinct customer_id) from staging.stg_transactions "
-            "where customer_id is not null and invoiced_at < $as_of", {"as_of": AS_OF}
+            "where customer_id is not null and invoiced_at < $as_of",
+            {"as_of": AS_OF},
         ).fetchone()[0]
         rows, distinct, segments, runs = con.execute(
             "select count(*), count(distinct customer_id), count(distinct segment_id), "
-            "count(distinct run_id) from marts.customer_segments").fetchone()
+            "count(distinct run_id) from marts.customer_segments"
+        ).fetchone()
         stages = dict(con.execute("select stage, status from ops.runs").fetchall())
         quarantined = con.execute("select count(*) from ops.quarantine").fetchone()[0]
         with_clv = con.execute("select count(clv_gbp) from marts.customer_segments").fetchone()[0]
@@ -90,5 +94,6 @@ def test_critical_failure_keeps_the_last_good_segments(prefect_harness, demo_hom
     with duckdb.connect(str(demo_home / "warehouse.duckdb"), read_only=True) as con:
         failed = con.execute(
             "select stage from ops.runs where status = 'failed' and as_of = $d order by stage",
-            {"d": late}).fetchall()
+            {"d": late},
+        ).fetchall()
     assert [s for (s,) in failed] == ["run", "validate_staging"]

@@ -1,4 +1,4 @@
-"""The model stage on a small synthetic warehouse: backtest records, gates, promotion, rollback."""
+"""The model stage on small synthetic data: backtest records, gates, promotion, rollback."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 
 from segments.backtest import Backtest, prepare_backtest
 from segments.db import connect
-from segments.feature_sets import feature_params
+from segments.feature_sets import FEATURE_SETS, feature_params
 from segments.models import InsufficientDataError, TrainConfig
 from segments.settings import Settings
 from segments.sql import apply_schema, run_layer, run_model
@@ -27,7 +27,6 @@ from tasks.cluster import (
     score_customers,
     train_challenger,
 )
-from segments.feature_sets import FEATURE_SETS
 
 AS_OF = date(2024, 7, 1)
 START = date(2023, 1, 1)
@@ -46,18 +45,25 @@ def synthetic_lines(seed: int = 0) -> pd.DataFrame:
             n = 0
             while day < last:
                 n += 1
-                rows.append({
-                    "customer_id": f"{kind}{c:03d}",
-                    "invoice_id": f"{kind}{c:03d}-{n}",
-                    "invoiced_at": pd.Timestamp(START + timedelta(days=day)) + pd.Timedelta("10h"),
-                    "quantity": int(rng.integers(1, 4)),
-                    "unit_price_gbp": float(value * rng.uniform(0.5, 1.5)),
-                })
+                rows.append(
+                    {
+                        "customer_id": f"{kind}{c:03d}",
+                        "invoice_id": f"{kind}{c:03d}-{n}",
+                        "invoiced_at": pd.Timestamp(START + timedelta(days=day))
+                        + pd.Timedelta("10h"),
+                        "quantity": int(rng.integers(1, 4)),
+                        "unit_price_gbp": float(value * rng.uniform(0.5, 1.5)),
+                    }
+                )
                 day += max(1, int(rng.exponential(gap)))
     frame = pd.DataFrame(rows)
     return frame.assign(
-        source="t", load_id="l", line_number=np.arange(1, len(frame) + 1),
-        product_code="P1", country="UK", is_cancellation=False,
+        source="t",
+        load_id="l",
+        line_number=np.arange(1, len(frame) + 1),
+        product_code="P1",
+        country="UK",
+        is_cancellation=False,
         line_revenue_gbp=frame["quantity"] * frame["unit_price_gbp"],
     )
 
@@ -88,21 +94,26 @@ def settings(template: Path, tmp_path: Path) -> Settings:
 
 def _train(settings: Settings, config: TrainConfig = CONFIG, run_id: str = "r1") -> dict:
     with connect(settings) as con:
-        return train_challenger(con, settings, run_id=run_id, as_of=AS_OF,
-                                feature_set_name="retail", config=config)
+        return train_challenger(
+            con, settings, run_id=run_id, as_of=AS_OF, feature_set_name="retail", config=config
+        )
 
 
 def test_backtest_is_recorded_for_the_model_and_the_rfm_baseline(settings: Settings) -> None:
     result = _train(settings)
     assert result["promoted"] and result["backtest"]["cutoff"] == "2024-04-02"
     with connect(settings) as con:
-        record = json.loads(con.execute(
-            "select backtest from ops.model_registry where model_version = $v",
-            {"v": result["model_version"]}).fetchone()[0])
+        record = json.loads(
+            con.execute(
+                "select backtest from ops.model_registry where model_version = $v",
+                {"v": result["model_version"]},
+            ).fetchone()[0]
+        )
         rows = con.execute("select * from ops.backtests").df()
         candidates = con.execute("select * from ops.model_candidates").df()
         features_as_of = con.execute(
-            "select distinct as_of from features.customer_features").fetchall()
+            "select distinct as_of from features.customer_features"
+        ).fetchall()
     assert features_as_of == [(AS_OF,)]  # the cutoff features did not replace them
     assert record["status"] == "ok" and record["horizon_days"] == 90
     assert set(rows["method"]) == {"model", "rfm_baseline"}
@@ -111,9 +122,11 @@ def test_backtest_is_recorded_for_the_model_and_the_rfm_baseline(settings: Setti
     assert len(model) == result["k"] + 1  # one row per segment plus the total
     assert model["segment_id"].notna().sum() == result["k"]
     assert totals.loc["model", "explained_variance"] == pytest.approx(
-        record["model"]["explained_variance"])
+        record["model"]["explained_variance"]
+    )
     assert totals.loc["rfm_baseline", "retention_spread"] == pytest.approx(
-        record["rfm_baseline"]["retention_spread"])
+        record["rfm_baseline"]["retention_spread"]
+    )
     # the lapsed customers never come back: the segments separate retention clearly
     assert record["model"]["retention_spread"] > 0.5
     passing = candidates[candidates["passed_gates"]]
@@ -163,9 +176,15 @@ class ShuffledModel:
 
 def _backtest(settings: Settings) -> Backtest:
     with connect(settings) as con:
-        test = prepare_backtest(con, settings.sql_dir, relation="features.customer_features",
-                                as_of=AS_OF, horizon_days=90, min_customers=30,
-                                min_history_days=60)
+        test = prepare_backtest(
+            con,
+            settings.sql_dir,
+            relation="features.customer_features",
+            as_of=AS_OF,
+            horizon_days=90,
+            min_customers=30,
+            min_history_days=60,
+        )
     assert isinstance(test, Backtest)
     return test
 
@@ -177,8 +196,9 @@ def test_a_challenger_worse_on_the_backtest_keeps_the_champion(settings: Setting
         frame = load_features(con, FEATURE_SETS["retail"])
     assert champion is not None
     challenger = SimpleNamespace(passed_gates=True, model=ShuffledModel(champion.k))
-    keep, why, old = _should_promote(challenger, champion, frame, "retail", 42,
-                                     backtest=_backtest(settings))
+    keep, why, old = _should_promote(
+        challenger, champion, frame, "retail", 42, backtest=_backtest(settings)
+    )
     assert not keep and why.startswith("champion kept")
     assert "worse on explained variance and retention spread" in why
     assert old is not None and old["explained_variance"] > 0.2
@@ -193,8 +213,9 @@ def test_an_equal_challenger_replaces_the_champion(settings: Settings) -> None:
     from segments.models import SegmentModel
 
     same = SimpleNamespace(passed_gates=True, model=SegmentModel.load(champion.artifact_path))
-    promote, why, _ = _should_promote(same, champion, frame, "retail", 42,
-                                      backtest=_backtest(settings))
+    promote, why, _ = _should_promote(
+        same, champion, frame, "retail", 42, backtest=_backtest(settings)
+    )
     assert promote and why.startswith("promoted: not worse") and "backtest at 2024-04-02" in why
     failed = SimpleNamespace(passed_gates=False, model=same.model)
     assert not _should_promote(failed, champion, frame, "retail", 42)[0]
@@ -206,15 +227,24 @@ def test_rollback_restores_an_earlier_version_for_scoring(settings: Settings) ->
     assert first["model_version"] != second["model_version"]
     with connect(settings) as con:
         con.execute("update ops.model_registry set status = 'retired'")
-        con.execute("update ops.model_registry set status = 'champion', promoted_at = now() "
-                    "where model_version = $v", {"v": second["model_version"]})
+        con.execute(
+            "update ops.model_registry set status = 'champion', promoted_at = now() "
+            "where model_version = $v",
+            {"v": second["model_version"]},
+        )
         out = rollback_model(con, first["model_version"])
-        statuses = dict(con.execute(
-            "select model_version, status from ops.model_registry").fetchall())
+        statuses = dict(
+            con.execute("select model_version, status from ops.model_registry").fetchall()
+        )
         scored = score_customers(con, run_id="r3", as_of=AS_OF, feature_set_name="retail")
         with pytest.raises(ValueError, match="unknown model version"):
             rollback_model(con, "m-nope")
-    assert out == {"champion": first["model_version"],
-                   "previous_champion": second["model_version"]}
+        (settings.models_dir / f"{second['model_version']}.joblib").unlink()
+        with pytest.raises(FileNotFoundError, match="artifact"):
+            rollback_model(con, second["model_version"])
+    assert out == {
+        "champion": first["model_version"],
+        "previous_champion": second["model_version"],
+    }
     assert statuses == {first["model_version"]: "champion", second["model_version"]: "retired"}
     assert scored["model_version"] == first["model_version"]

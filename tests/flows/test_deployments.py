@@ -1,0 +1,111 @@
+"""prefect.yaml, the typed parameters the UI renders, and the one-writer lock."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from datetime import date
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from flows.params import BackfillParams, NightlyParams, RetrainParams
+from segments.locks import WarehouseBusyError, warehouse_lock
+from segments.serve import build_deployments, deployment_specs
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def test_prefect_yaml_declares_every_deployment():
+    specs = {d["name"]: d for d in deployment_specs(PROJECT)}
+    assert set(specs) == {"nightly", "retrain", "ingest-source", "backfill", "rollback-model"}
+    nightly = specs["nightly"]
+    assert nightly["schedules"][0]["cron"] == "0 2 * * *"
+    assert nightly["work_pool"]["name"] == "segments-local"
+    assert all(d["concurrency_limit"]["limit"] == 1 for d in specs.values())
+    for spec in specs.values():  # every entrypoint exists and names a flow in that file
+        path, func = spec["entrypoint"].split(":")
+        assert f"def {func}(" in (PROJECT / path).read_text()
+
+
+def test_serve_builds_the_same_deployments_with_a_timezone_override():
+    deployments = {d.name: d for d in build_deployments(PROJECT, timezone="Europe/London")}
+    nightly = deployments["nightly"]
+    assert nightly.schedules[0].schedule.cron == "0 2 * * *"
+    assert nightly.schedules[0].schedule.timezone == "Europe/London"
+    assert nightly.parameters["params"]["retrain"] == "auto"
+    assert nightly.concurrency_limit == 1 or nightly.concurrency_limit.limit == 1
+    assert not deployments["backfill"].schedules
+
+
+def test_flow_parameters_render_as_a_form():
+    from flows.nightly_segmentation import nightly_segmentation
+
+    schema = nightly_segmentation.parameters.model_dump()
+    form = schema["definitions"]["NightlyParams"]["properties"]
+    assert {"as_of", "retrain", "feature_set", "algorithms", "k_min", "k_max"} <= form.keys()
+    assert form["retrain"]["enum"] == ["auto", "always", "never"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"k_min": 6, "k_max": 3},
+        {"retrain": "sometimes"},
+        {"feature_set": "astrology"},
+        {"k_min": 1},
+        {"algorithms": []},
+        {"as_of": "2026-13-01"},
+        {"unknown": 1},
+    ],
+)
+def test_bad_parameters_are_refused_with_a_message(bad):
+    with pytest.raises(ValidationError) as info:
+        NightlyParams(**bad)
+    assert str(info.value)
+
+
+def test_backfill_dates_and_bounds():
+    params = BackfillParams(start="2025-01-01", end="2025-01-29", step_days=7)
+    assert params.dates() == [date(2025, 1, d) for d in (1, 8, 15, 22, 29)]
+    with pytest.raises(ValidationError, match="after end"):
+        BackfillParams(start="2025-02-01", end="2025-01-01")
+    assert RetrainParams().algorithms == ["kmeans", "agglomerative", "gmm"]
+
+
+def test_second_writer_waits_then_fails_naming_the_holder(tmp_path):
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
+        import time
+        from pathlib import Path
+        from segments.locks import warehouse_lock
+        with warehouse_lock(Path({str(tmp_path)!r}), "run-A"):
+            print("locked", flush=True)
+            time.sleep(30)
+    """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=PROJECT,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with (
+            pytest.raises(WarehouseBusyError, match="run-A"),
+            warehouse_lock(tmp_path, "run-B", timeout_s=1, poll_s=0.2),
+        ):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    # free again once A is gone, and re-entrant (a backfill's nightly subflows)
+    with (
+        warehouse_lock(tmp_path, "run-B", timeout_s=5),
+        warehouse_lock(tmp_path, "nested", timeout_s=0),
+    ):
+        pass

@@ -1,0 +1,39 @@
+"""The `segments` command line: demo, ingest, status, as a user types them."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from segments.cli import app
+
+runner = CliRunner()
+
+
+def test_demo_ingest_status(segments_home):
+    result = runner.invoke(app, ["demo", "--customers", "50", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert "transaction_lines" in result.output
+    landing = segments_home / "landing" / "demo_transactions"
+    result = runner.invoke(app, ["ingest", "demo_transactions", str(landing)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("loaded")
+    again = runner.invoke(app, ["ingest", "demo_transactions", str(landing)])
+    assert again.output.startswith("skipped")
+    status = runner.invoke(app, ["status"])
+    assert status.exit_code == 0
+    assert "staging.stg_transactions" in status.output
+
+
+def test_unknown_source_is_a_clear_error(segments_home, tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("a\n1\n")
+    result = runner.invoke(app, ["ingest", "no_such_source", str(path)])
+    assert result.exit_code == 2
+    assert "unknown source 'no_such_source'" in result.output
+
+
+def test_run_refuses_bad_parameters_before_any_work(segments_home):
+    result = runner.invoke(app, ["run", "--retrain", "sometimes"])
+    assert result.exit_code == 2
+    assert "invalid parameters" in result.output
+    assert not (segments_home / "warehouse.duckdb").exists()
