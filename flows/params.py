@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from segments.models import TrainConfig
 
 Algorithm = Literal["kmeans", "agglomerative", "gmm", "dbscan", "hdbscan"]
-FeatureSetName = Literal["retail", "demographic"]
+FeatureSetName = Literal["retail", "retail_web", "demographic", "demographic_income_spend"]
 RetrainMode = Literal["auto", "always", "never"]
 
 

@@ -93,6 +93,11 @@ FEATURE_SETS: dict[str, FeatureSet] = {
         categorical=["gender"],
         description="customer attributes only (the Mall Customers case)",
     ),
+    "demographic_income_spend": FeatureSet(
+        relation="features.customer_features_demographic",
+        numeric=["annual_income_gbp", "spending_score"],
+        description="income and spending score only: the original Mall Customers brief",
+    ),
 }
 DEFAULT_FEATURE_SET = "retail"
 
