@@ -38,16 +38,7 @@ def ingest_path(
 ) -> list[LoadResult]:
     """Load one file, or every matching file of a folder, through one mapping."""
     if mapping.database is not None:  # a database source: PATH is not used
-        from segments.db_sources import ingest_database
-
-        return ingest_database(
-            con,
-            mapping,
-            run_id=run_id,
-            pii_key=load_key(settings),
-            lake_dir=settings.lake_dir,
-            date_floor=settings.date_floor,
-        )
+        return _ingest_database(con, mapping, settings, run_id)
     files = (
         sorted(p for p in path.glob(mapping.file_pattern) if p.is_file())
         if path.is_dir()
@@ -96,21 +87,30 @@ def ingest_landing(
     return results
 
 
+def _ingest_database(
+    con: duckdb.DuckDBPyConnection, mapping: SourceMapping, settings: Settings, run_id: str
+) -> list[LoadResult]:
+    """Read a database source incrementally (only its psycopg2/sqlite imports pay)."""
+    from segments.db_sources import ingest_database
+
+    return ingest_database(
+        con,
+        mapping,
+        run_id=run_id,
+        pii_key=load_key(settings),
+        lake_dir=settings.lake_dir,
+        date_floor=settings.date_floor,
+    )
+
+
 def _ingest_database_safely(
     con: duckdb.DuckDBPyConnection, mapping: SourceMapping, settings: Settings, run_id: str
 ) -> list[LoadResult]:
     """A database that cannot be reached fails its own load, not the other sources."""
-    from segments.db_sources import ingest_database, source_label
+    from segments.db_sources import source_label
 
     try:
-        return ingest_database(
-            con,
-            mapping,
-            run_id=run_id,
-            pii_key=load_key(settings),
-            lake_dir=settings.lake_dir,
-            date_floor=settings.date_floor,
-        )
+        return _ingest_database(con, mapping, settings, run_id)
     except Exception as exc:  # noqa: BLE001 - refused, bad credentials, missing table...
         return [
             LoadResult(
