@@ -174,7 +174,8 @@ def validate_suite(
 
 def describe(failure: dict[str, Any]) -> str:
     """One line naming suite, expectation (type + column) and what was observed."""
-    column = f"(column={failure['column_name']})" if failure.get("column_name") else "()"
+    name = failure.get("column_name")
+    column = f"(column={name})" if isinstance(name, str) and name else "()"
     why = f" [why: {failure['why']}]" if failure.get("why") else ""
     return (
         f"{failure['suite']} ({failure['relation']}): {failure['expectation_type']}{column} "
