@@ -172,6 +172,8 @@ def backfill(
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpcore"):  # one line per API call to the local Prefect server
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     app()
 
 

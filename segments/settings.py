@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     clv_monthly_discount_rate: float = Field(default=0.01, description="CLV discounting.")
     threads: int | None = Field(default=None, description="DuckDB threads (None: all cores).")
     memory_limit: str | None = Field(
-        default="2GB",
+        default="1GB",
         description="DuckDB memory_limit; past it DuckDB spills to disk (10M-line ingest "
         "peaked at 13.6 GB without a limit). Empty: DuckDB's default, 80% of RAM.",
     )

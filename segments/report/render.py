@@ -129,6 +129,9 @@ def write_atomic(path: Path, text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; analysts must be able to open it
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
