@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+from jinja2 import BytecodeCache, FileSystemBytecodeCache
+from jinja2.bccache import Bucket
 
 from segments.quality_sql import batch_sql, sample_rows, sql_text, validation_connection
 
@@ -21,6 +23,61 @@ if TYPE_CHECKING:
     from great_expectations.data_context import EphemeralDataContext
 
 DOCS_SITE = "segments_dq"
+_JINJA_CACHE = "jinja"  # under docs_dir/_gx_store: compiled Data Docs templates
+
+
+_COMPILED: dict[str, bytes] = {}  # template key -> bytecode, for this process
+
+
+class _TemplateCache(BytecodeCache):
+    """Jinja bytecode cache: in memory for this process, and on disk under the run's docs_dir.
+
+    GX gives every Data Docs view its own Jinja environment and compiles its ~50 templates
+    anew for each (3 to 4 views per suite): that compiling was most of the Data Docs time.
+    Compiled templates do not depend on the environment (filters are looked up when a
+    template renders) and Jinja keys them by source checksum, so one cache serves all views.
+    """
+
+    def __init__(self, directory: str | None) -> None:
+        self.disk = None
+        if directory:
+            Path(directory).mkdir(parents=True, exist_ok=True)
+            self.disk = FileSystemBytecodeCache(directory)
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = _COMPILED.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+        elif self.disk is not None:
+            self.disk.load_bytecode(bucket)
+            if bucket.code is not None:
+                _COMPILED[bucket.key] = bucket.bytecode_to_string()
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        _COMPILED[bucket.key] = bucket.bytecode_to_string()
+        if self.disk is not None:
+            self.disk.dump_bytecode(bucket)
+
+
+def _cached_view(base_name: str) -> type:
+    from great_expectations.render import view as gx_view
+
+    base = getattr(gx_view, base_name)
+
+    def __init__(self: Any, template_cache_dir: str | None = None, **kwargs: Any) -> None:
+        base.__init__(self, **kwargs)
+        self.env.bytecode_cache = _TemplateCache(template_cache_dir)
+
+    return type(f"Cached{base_name}", (base,), {"__init__": __init__, "__module__": __name__})
+
+
+def __getattr__(name: str) -> type:
+    """GX instantiates Data Docs views by module and class name; build them on first use."""
+    if name in ("CachedDefaultJinjaPageView", "CachedDefaultJinjaIndexPageView"):
+        view = _cached_view(name.removeprefix("Cached"))
+        globals()[name] = view
+        return view
+    raise AttributeError(name)
 
 
 def gx_context(docs_dir: Path | None) -> EphemeralDataContext:
@@ -56,6 +113,11 @@ def gx_context(docs_dir: Path | None) -> EphemeralDataContext:
                 "class_name": "TupleFilesystemStoreBackend",
                 "base_directory": str(store / sub),
             }
+        page_view = {
+            "module_name": __name__,
+            "class_name": "CachedDefaultJinjaPageView",
+            "template_cache_dir": str(store / _JINJA_CACHE),
+        }
         config.data_docs_sites = {
             DOCS_SITE: {
                 "class_name": "SiteBuilder",
@@ -64,7 +126,14 @@ def gx_context(docs_dir: Path | None) -> EphemeralDataContext:
                     "class_name": "TupleFilesystemStoreBackend",
                     "base_directory": str(docs_dir),
                 },
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                "site_section_builders": {
+                    section: {"view": page_view}
+                    for section in ("expectations", "validations", "profiling")
+                },
+                "site_index_builder": {
+                    "class_name": "DefaultSiteIndexBuilder",
+                    "view": {**page_view, "class_name": "CachedDefaultJinjaIndexPageView"},
+                },
             }
         }
     return gx.get_context(project_config=config, mode="ephemeral")
