@@ -17,7 +17,15 @@ import time
 from datetime import date
 from pathlib import Path
 
-ONLINE_RETAIL = Path("/work/shared/data/online_retail/online_retail.csv.gz")
+
+def _shared_data(relative: str) -> Path:
+    """A file of the public datasets folder `shared/` that sits beside the project checkout."""
+    if os.environ.get("SEGMENTS_SHARED_DATA"):
+        return Path(os.environ["SEGMENTS_SHARED_DATA"]) / relative
+    return Path(__file__).resolve().parents[2] / "shared" / "data" / relative
+
+
+ONLINE_RETAIL = _shared_data("online_retail/online_retail.csv.gz")
 AS_OF = date(2011, 12, 10)
 
 # A minimal typed load straight into staging (the real ingest lives in segments/ingest.py).

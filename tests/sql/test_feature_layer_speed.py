@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import time
 from datetime import date
-from pathlib import Path
 
 import pytest
 from feature_warehouse import Warehouse, new_warehouse
 
-ONLINE_RETAIL = Path("/work/shared/data/online_retail/online_retail.csv.gz")
+from bench.online_retail_models import ONLINE_RETAIL
+
 AS_OF = date(2011, 12, 10)
 COPIES = 19
 ROUNDS = 3

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from datetime import date, timedelta
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,9 +11,9 @@ import pytest
 from feature_warehouse import Warehouse, new_warehouse
 from lifetimes.utils import summary_data_from_transaction_data
 
+from bench.online_retail_models import ONLINE_RETAIL
 from segments.clv import fit_clv
 
-ONLINE_RETAIL = Path("/work/shared/data/online_retail/online_retail.csv.gz")
 AS_OF = date(2011, 12, 10)
 
 pytestmark = [
