@@ -19,12 +19,12 @@ from segments.models import InsufficientDataError, TrainConfig
 from segments.settings import Settings
 from segments.sql import apply_schema, run_layer, run_model
 from tasks.cluster import (
-    _should_promote,
     current_champion,
     fit_candidates,
     load_features,
     rollback_model,
     score_customers,
+    should_promote,
     train_challenger,
 )
 
@@ -196,7 +196,7 @@ def test_a_challenger_worse_on_the_backtest_keeps_the_champion(settings: Setting
         frame = load_features(con, FEATURE_SETS["retail"])
     assert champion is not None
     challenger = SimpleNamespace(passed_gates=True, model=ShuffledModel(champion.k))
-    keep, why, old = _should_promote(
+    keep, why, old = should_promote(
         challenger, champion, frame, "retail", 42, backtest=_backtest(settings)
     )
     assert not keep and why.startswith("champion kept")
@@ -213,12 +213,12 @@ def test_an_equal_challenger_replaces_the_champion(settings: Settings) -> None:
     from segments.models import SegmentModel
 
     same = SimpleNamespace(passed_gates=True, model=SegmentModel.load(champion.artifact_path))
-    promote, why, _ = _should_promote(
+    promote, why, _ = should_promote(
         same, champion, frame, "retail", 42, backtest=_backtest(settings)
     )
     assert promote and why.startswith("promoted: not worse") and "backtest at 2024-04-02" in why
     failed = SimpleNamespace(passed_gates=False, model=same.model)
-    assert not _should_promote(failed, champion, frame, "retail", 42)[0]
+    assert not should_promote(failed, champion, frame, "retail", 42)[0]
 
 
 def test_rollback_restores_an_earlier_version_for_scoring(settings: Settings) -> None:
