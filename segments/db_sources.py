@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import duckdb
 import pandas as pd
 
-from segments.ingest import LoadResult, load_scratch, now, previous_loads, record
+from segments.ingest import LoadResult, claim_load, load_scratch, now, record
 from segments.readers import finish_scratch
 from segments.sources import DatabaseOptions, SourceMapping
 
@@ -213,19 +213,9 @@ def _load_batch(
 ) -> LoadResult:
     """One batch through the file path: scratch table, then load_scratch in one transaction."""
     started = now()
-    done, attempts = previous_loads(con, mapping.name, sha)
-    load_id = f"{mapping.name}-{sha[:12]}-{attempts + 1}"
-    if done:
-        result = LoadResult(
-            f"{load_id}-skip-{started:%Y%m%d%H%M%S%f}",
-            mapping.name,
-            name,
-            "skipped",
-            sha,
-            message=f"same rows already loaded as {done}",
-        )
-        record(con, result, mapping.entity, run_id, started)
-        return result
+    load_id, skipped = claim_load(con, mapping, name, sha, 0, run_id, started)
+    if skipped is not None:
+        return skipped
     frame = pd.DataFrame(texts, columns=columns, dtype="string")
     frame["_line_number"] = range(1, len(frame) + 1)
     con.register("_db_batch", frame)

@@ -93,6 +93,33 @@ def previous_loads(
     return row[0], row[1]
 
 
+def claim_load(
+    con: duckdb.DuckDBPyConnection,
+    mapping: SourceMapping,
+    name: str,
+    sha: str,
+    size: int,
+    run_id: str,
+    started: datetime,
+) -> tuple[str, LoadResult | None]:
+    """The load id for this content, or a recorded `skipped` result if it was loaded before."""
+    done, attempts = previous_loads(con, mapping.name, sha)
+    load_id = f"{mapping.name}-{sha[:12]}-{attempts + 1}"
+    if not done:
+        return load_id, None
+    result = LoadResult(
+        f"{load_id}-skip-{started:%Y%m%d%H%M%S%f}",
+        mapping.name,
+        name,
+        "skipped",
+        sha,
+        size,
+        message=f"same content already loaded as {done}; nothing to do",
+    )
+    record(con, result, mapping.entity, run_id, started)
+    return load_id, result
+
+
 def ingest_file(
     con: duckdb.DuckDBPyConnection,
     mapping: SourceMapping,
@@ -110,20 +137,9 @@ def ingest_file(
     name = landing_name or path.name
     sha = file_sha256(path)
     size = path.stat().st_size
-    done, attempts = previous_loads(con, mapping.name, sha)
-    load_id = f"{mapping.name}-{sha[:12]}-{attempts + 1}"
-    if done:
-        result = LoadResult(
-            f"{load_id}-skip-{started:%Y%m%d%H%M%S%f}",
-            mapping.name,
-            name,
-            "skipped",
-            sha,
-            size,
-            message=f"same content already loaded as {done}; nothing to do",
-        )
-        record(con, result, mapping.entity, run_id, started)
-        return result
+    load_id, skipped = claim_load(con, mapping, name, sha, size, run_id, started)
+    if skipped is not None:
+        return skipped
     try:
         rejects = read_into(con, mapping, path, SCRATCH)
     except FileUnreadableError as exc:

@@ -11,7 +11,7 @@ import pytest
 from feature_warehouse import Warehouse, new_warehouse
 from lifetimes.utils import summary_data_from_transaction_data
 
-from bench.online_retail_models import ONLINE_RETAIL
+from bench.online_retail_models import LOAD, ONLINE_RETAIL
 from segments.clv import fit_clv
 
 AS_OF = date(2011, 12, 10)
@@ -23,28 +23,6 @@ pytestmark = [
 
 # A minimal typed load straight into staging (the real ingest lives in segments/ingest.py):
 # customer_id is the integer id as text ("17850.0" -> "17850"), cancellations start with C.
-LOAD = """
-insert into staging.stg_transactions
-select
-    'online_retail' as source,
-    'test-load' as load_id,
-    row_number() over () as line_number,
-    InvoiceNo as invoice_id,
-    StockCode as product_code,
-    Description as description,
-    Quantity as quantity,
-    UnitPrice as unit_price_gbp,
-    InvoiceDate as invoiced_at,
-    cast(cast(CustomerID as bigint) as varchar) as customer_id,
-    Country as country,
-    starts_with(InvoiceNo, 'C') as is_cancellation,
-    Quantity * UnitPrice as line_revenue_gbp
-from read_csv($path, header = true, columns = {
-    'InvoiceNo': 'varchar', 'StockCode': 'varchar', 'Description': 'varchar',
-    'Quantity': 'integer', 'InvoiceDate': 'timestamp', 'UnitPrice': 'double',
-    'CustomerID': 'double', 'Country': 'varchar'
-})
-"""
 
 
 @pytest.fixture(scope="module")
