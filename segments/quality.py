@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from segments.quality_gx import run_suite_gx
+from segments.quality_gx import SuiteRun, run_suites_gx
 from segments.quality_params import gx_parameters, suite_parameters
 from segments.quality_results import COLUMNS, result_rows, write_results
 
@@ -103,9 +102,20 @@ def _records(frame: pd.DataFrame, written: list[dict[str, Any]]) -> list[dict]:
     return records
 
 
-def validate_suite(
+def _skipped(suite_name: str, relation: str, params: dict[str, Any]) -> SuiteOutcome:
+    logger.info(
+        "suite %s skipped: feature_set %r is not in its meta.feature_sets",
+        suite_name,
+        params.get("feature_set"),
+    )
+    return SuiteOutcome(
+        suite_name, relation, True, [], [], pd.DataFrame(columns=COLUMNS), None, 0.0
+    )
+
+
+def validate_suites(
     con: duckdb.DuckDBPyConnection,
-    suite_name: str,
+    suite_names: list[str],
     *,
     expectations_dir: Path,
     run_id: str,
@@ -113,63 +123,70 @@ def validate_suite(
     params: dict[str, Any],
     docs_dir: Path | None = None,
     db_path: Path | None = None,
-) -> SuiteOutcome:
-    """Validate the relation a suite names, record every result, build Data Docs; never gates.
+) -> list[SuiteOutcome]:
+    """Validate the relations the suites name, record every result, build Data Docs; never gates.
 
     Validation runs inside DuckDB (GX SQL datasource on a cursor of `con`), so nothing is
-    copied out of the warehouse. `db_path` only labels the datasource in Data Docs.
+    copied out of the warehouse. The suites of a stage share one GX context and one Data Docs
+    build, which are most of GX's fixed cost. `db_path` only labels the datasource in Data Docs.
     """
-    started = time.perf_counter()
-    doc = load_suite(expectations_dir, suite_name)
-    relation = doc["meta"]["relation"]
-    if not applies(doc["meta"], params):
-        logger.info(
-            "suite %s skipped: feature_set %r is not in its meta.feature_sets",
-            suite_name,
-            params.get("feature_set"),
+    docs = [load_suite(expectations_dir, name) for name in suite_names]
+    runs = [
+        SuiteRun(doc, parameters, gx_parameters(parameters))
+        for doc in docs
+        if applies(doc["meta"], params)
+        for parameters in [suite_parameters(con, doc["meta"], {"run_id": run_id, **params})]
+    ]
+    validated, index = (
+        run_suites_gx(
+            con,
+            runs,
+            run_id=run_id,
+            docs_dir=Path(docs_dir) if docs_dir is not None else None,
+            db_path=db_path,
         )
-        return SuiteOutcome(
-            suite_name,
-            relation,
-            True,
-            [],
-            [],
-            pd.DataFrame(columns=COLUMNS),
-            None,
-            time.perf_counter() - started,
+        if runs
+        else ([], None)
+    )
+    by_name = {run.doc["name"]: pair for run, pair in zip(runs, validated, strict=True)}
+    outcomes = []
+    for doc in docs:
+        name, relation = doc["name"], doc["meta"]["relation"]
+        if name not in by_name:
+            outcomes.append(_skipped(name, relation, params))
+            continue
+        suite_result, seconds = by_name[name]
+        frame = result_rows(
+            suite_result,
+            run_id=run_id,
+            stage=stage,
+            suite=name,
+            relation=relation,
+            written=doc["expectations"],
         )
-    parameters = suite_parameters(con, doc["meta"], {"run_id": run_id, **params})
-    suite_result, index = run_suite_gx(
-        con,
-        doc,
-        run_id=run_id,
-        parameters=parameters,
-        gx_params=gx_parameters(parameters),
-        docs_dir=Path(docs_dir) if docs_dir is not None else None,
-        db_path=db_path,
-    )
-    frame = result_rows(
-        suite_result,
-        run_id=run_id,
-        stage=stage,
-        suite=suite_name,
-        relation=relation,
-        written=doc["expectations"],
-    )
-    write_results(con, frame)
-    failed = frame[~frame["success"]]
-    critical = _records(failed[failed["severity"] == "critical"], doc["expectations"])
-    warnings = _records(failed[failed["severity"] == "warning"], doc["expectations"])
-    return SuiteOutcome(
-        suite=suite_name,
-        relation=relation,
-        success=not critical,
-        critical_failures=critical,
-        warnings=warnings,
-        results=frame,
-        docs_path=index,
-        seconds=time.perf_counter() - started,
-    )
+        write_results(con, frame)
+        failed = frame[~frame["success"]]
+        outcomes.append(
+            SuiteOutcome(
+                suite=name,
+                relation=relation,
+                success=not (failed["severity"] == "critical").any(),
+                critical_failures=_records(
+                    failed[failed["severity"] == "critical"], doc["expectations"]
+                ),
+                warnings=_records(failed[failed["severity"] == "warning"], doc["expectations"]),
+                results=frame,
+                docs_path=index,
+                seconds=seconds,
+            )
+        )
+    return outcomes
+
+
+def validate_suite(con: duckdb.DuckDBPyConnection, suite_name: str, **kwargs: Any) -> SuiteOutcome:
+    """One suite on its own (tests, one-off checks); the flow validates a stage's suites at once."""
+    (outcome,) = validate_suites(con, [suite_name], **kwargs)
+    return outcome
 
 
 def describe(failure: dict[str, Any]) -> str:

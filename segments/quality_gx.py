@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -139,88 +141,116 @@ def gx_context(docs_dir: Path | None) -> EphemeralDataContext:
     return gx.get_context(project_config=config, mode="ephemeral")
 
 
-def run_suite_gx(
-    con: duckdb.DuckDBPyConnection,
-    suite_doc: dict[str, Any],
-    *,
-    run_id: str,
-    parameters: dict[str, Any],
-    gx_params: dict[str, Any],
-    docs_dir: Path | None,
-    db_path: Path | None,
-) -> tuple[ExpectationSuiteValidationResult, Path | None]:
-    """Validate one suite document where the data lives; returns the result and docs index.
+@dataclass
+class SuiteRun:
+    """One suite to validate: its JSON document and its parameters, already resolved.
 
     `parameters` become DuckDB variables for SQL text; `gx_params` feed `$PARAMETER` kwargs.
     """
-    import great_expectations as gx
-    from great_expectations.core.run_identifier import RunIdentifier
+
+    doc: dict[str, Any]
+    parameters: dict[str, Any]
+    gx_params: dict[str, Any]
+
+
+def _expectations(doc: dict[str, Any]) -> list[Any]:
+    """The suite's expectations as GX objects; a typo fails here instead of being skipped."""
     from great_expectations.expectations.expectation_configuration import (
         ExpectationConfiguration,
+    )
+
+    from segments import gx_expectations
+
+    expectations = []
+    for number, written in enumerate(doc["expectations"], start=1):
+        kind, kwargs = written["type"], dict(written["kwargs"])
+        if kind == gx_expectations.SUITE_TYPE:
+            kind = gx_expectations.GX_TYPE  # same check, its query run once (see module)
+            kwargs["unexpected_rows_query"] = sql_text(kwargs["unexpected_rows_query"])
+        try:
+            numbered = {**written.get("meta", {}), "number": number}  # maps results to JSON
+            config = ExpectationConfiguration(type=kind, kwargs=kwargs, meta=numbered)
+            expectations.append(config.to_domain_obj())
+        except Exception as error:  # GX would drop it silently; a typo must not pass
+            raise ValueError(
+                f"suite {doc['name']!r}: expectation #{number} ({written.get('type')}) is "
+                f"invalid: {error}"
+            ) from error
+    return expectations
+
+
+def run_suites_gx(
+    con: duckdb.DuckDBPyConnection,
+    runs: list[SuiteRun],
+    *,
+    run_id: str,
+    docs_dir: Path | None,
+    db_path: Path | None,
+) -> tuple[list[tuple[ExpectationSuiteValidationResult, float]], Path | None]:
+    """Validate suites where the data lives, in one GX context; Data Docs built once at the end.
+
+    Returns each suite's result with its seconds, and the Data Docs index. Each suite gets its
+    own datasource, so its SQL sees its own variables (two suites may tune one name apart).
+    """
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
     )
     from sqlalchemy.pool import StaticPool
 
     context = gx_context(docs_dir)
-    name, meta = suite_doc["name"], suite_doc["meta"]
     url = f"duckdb:///{db_path}" if db_path else "duckdb:///:memory:"  # dialect only
-    datasource = context.data_sources.add_sql(
-        name="warehouse",
-        connection_string=url,
-        create_temp_table=False,  # no copy of the batch: metrics query the relation itself
-        kwargs={
-            "poolclass": StaticPool,
-            "creator": lambda: validation_connection(con, parameters),
-        },
-    )
-    schema, table = meta["relation"].split(".")
-    if meta.get("batch_filter"):
-        asset = datasource.add_query_asset(name=name, query=batch_sql(meta))
-    else:
-        asset = datasource.add_table_asset(name=name, table_name=table, schema_name=schema)
-    batch_definition = asset.add_batch_definition_whole_table("batch")
-
-    expectations = []
-    for number, doc in enumerate(suite_doc["expectations"], start=1):
-        doc = dict(doc)
-        if doc["type"] == "unexpected_rows_expectation":
-            kwargs = dict(doc["kwargs"])
-            kwargs["unexpected_rows_query"] = sql_text(kwargs["unexpected_rows_query"])
-            doc["kwargs"] = kwargs
-        try:
-            numbered = {**doc.get("meta", {}), "number": number}  # maps results back to JSON
-            config = ExpectationConfiguration(
-                type=doc["type"], kwargs=doc["kwargs"], meta=numbered
-            )
-            expectations.append(config.to_domain_obj())
-        except Exception as error:  # GX would drop it silently; a typo must not pass
-            raise ValueError(
-                f"suite {name!r}: expectation #{number} ({doc.get('type')}) is invalid: {error}"
-            ) from error
-    suite = gx.ExpectationSuite(name=name, expectations=expectations, meta=dict(meta))
-    suite = context.suites.add_or_update(suite)  # a rerun of the run_id replaces it
-    definition = context.validation_definitions.add(
-        gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
-    )
-    actions = [gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=[DOCS_SITE])]
-    checkpoint = context.checkpoints.add(
-        gx.Checkpoint(
+    gx_run_id = RunIdentifier(run_name=run_id, run_time=datetime.now(UTC))
+    results, built = [], []
+    for run in runs:
+        started = time.perf_counter()
+        name, meta = run.doc["name"], run.doc["meta"]
+        datasource = context.data_sources.add_sql(
             name=name,
-            validation_definitions=[definition],
-            actions=actions if docs_dir is not None else [],
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
+            connection_string=url,
+            create_temp_table=False,  # no copy of the batch: metrics query the relation itself
+            kwargs={
+                "poolclass": StaticPool,
+                "creator": lambda variables=run.parameters: validation_connection(con, variables),
+            },
         )
-    )
-    result = checkpoint.run(
-        expectation_parameters=gx_params,
-        run_id=RunIdentifier(run_name=run_id, run_time=datetime.now(UTC)),
-    )
-    (suite_result,) = result.run_results.values()
-    for outcome in suite_result.results:
-        config = outcome.expectation_config
-        if config.type == "unexpected_rows_expectation" and not outcome.success:
-            query = config.kwargs["unexpected_rows_query"]
-            outcome.result.setdefault("details", {})["unexpected_rows"] = sample_rows(
-                con, query, meta, parameters
+        schema, table = meta["relation"].split(".")
+        if meta.get("batch_filter"):
+            asset = datasource.add_query_asset(name=name, query=batch_sql(meta))
+        else:
+            asset = datasource.add_table_asset(name=name, table_name=table, schema_name=schema)
+        suite = context.suites.add_or_update(  # a rerun of the run_id replaces it
+            gx.ExpectationSuite(name=name, expectations=_expectations(run.doc), meta=dict(meta))
+        )
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(
+                name=name, data=asset.add_batch_definition_whole_table("batch"), suite=suite
             )
-    index = docs_dir / "index.html" if docs_dir is not None else None
-    return suite_result, index
+        )
+        result = definition.run(  # stores the result for Data Docs
+            expectation_parameters=run.gx_params,
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
+            run_id=gx_run_id,
+        )
+        for outcome in result.results:
+            config = outcome.expectation_config
+            if "unexpected_rows_query" in config.kwargs and not outcome.success:
+                outcome.result.setdefault("details", {})["unexpected_rows"] = sample_rows(
+                    con, config.kwargs["unexpected_rows_query"], meta, run.parameters
+                )
+        suite_id = ExpectationSuiteIdentifier(name=name)
+        built += [
+            suite_id,
+            ValidationResultIdentifier(
+                expectation_suite_identifier=suite_id,
+                run_id=gx_run_id,
+                batch_identifier=result.batch_id,
+            ),
+        ]
+        results.append((result, time.perf_counter() - started))
+    if docs_dir is None:
+        return results, None
+    context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=built)
+    return results, docs_dir / "index.html"

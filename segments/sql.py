@@ -84,10 +84,21 @@ def run_layer(
     layer: str,
     params: Mapping[str, Any] | None = None,
 ) -> dict[str, int]:
-    """Build every relation of a layer in order; returns row counts by relation."""
-    return {
-        name: run_model(con, sql_dir, layer, name, params) for name in model_order(sql_dir, layer)
-    }
+    """Build every relation of a layer in order; returns row counts by relation.
+
+    Models are built without preserving insertion order: a model's rows have no meaning in
+    their order (readers sort, e.g. by customer_id), and DuckDB then writes its parallel
+    results as they come (about 20% of the feature layer at 10M lines).
+    """
+    (preserve,) = con.execute("select current_setting('preserve_insertion_order')").fetchone()
+    con.execute("set preserve_insertion_order = false")
+    try:
+        return {
+            name: run_model(con, sql_dir, layer, name, params)
+            for name in model_order(sql_dir, layer)
+        }
+    finally:
+        con.execute(f"set preserve_insertion_order = {bool(preserve)}")
 
 
 def run_script(

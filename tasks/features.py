@@ -24,9 +24,18 @@ def build_features(
     as_of: date,
     overrides: dict[str, Any] | None = None,
 ) -> dict[str, int]:
-    """Run every feature model as of `as_of`; nothing on or after it is read."""
+    """Run every feature model as of `as_of`; nothing on or after it is read.
+
+    The layer is one transaction: a model that fails leaves the previous features whole.
+    """
     params = {**FEATURE_PARAMS_DEFAULTS, **(overrides or {}), "as_of": as_of}
-    counts = run_layer(con, settings.sql_dir, "features", params)
+    con.execute("begin transaction")
+    try:
+        counts = run_layer(con, settings.sql_dir, "features", params)
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
     folder = settings.lake_dir / "features" / "customer_features" / f"as_of={as_of.isoformat()}"
     export_table(con, "features.customer_features", folder)
     return counts

@@ -13,7 +13,7 @@ from prefect.artifacts import create_link_artifact, create_table_artifact
 from prefect.logging import get_run_logger
 
 from segments.db import connect
-from segments.quality import SuiteOutcome, describe, raise_on_critical, validate_suite
+from segments.quality import SuiteOutcome, describe, raise_on_critical, validate_suites
 from segments.runs import stage as record
 from segments.settings import Settings
 
@@ -42,20 +42,17 @@ def run_suites(
     stage: str,
     params: dict[str, Any],
 ) -> list[SuiteOutcome]:
-    """Validate each suite in turn; gating is left to the caller."""
-    return [
-        validate_suite(
-            con,
-            suite,
-            expectations_dir=settings.expectations_dir,
-            run_id=run_id,
-            stage=stage,
-            params=params,
-            docs_dir=docs_dir(settings, run_id),
-            db_path=settings.warehouse_path,
-        )
-        for suite in suites
-    ]
+    """Validate a stage's suites together (one GX context); gating is left to the caller."""
+    return validate_suites(
+        con,
+        suites,
+        expectations_dir=settings.expectations_dir,
+        run_id=run_id,
+        stage=stage,
+        params=params,
+        docs_dir=docs_dir(settings, run_id),
+        db_path=settings.warehouse_path,
+    )
 
 
 def results_table(outcomes: list[SuiteOutcome]) -> list[dict[str, Any]]:

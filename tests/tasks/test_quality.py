@@ -21,6 +21,7 @@ from segments.quality import (
     load_suite,
     raise_on_critical,
     validate_suite,
+    validate_suites,
 )
 from segments.quality_params import load_band
 from segments.sql import apply_schema, run_model
@@ -521,3 +522,67 @@ def test_missing_run_params_are_named(good_db, tmp_path):
     shutil.copy(good_db, path)
     with pytest.raises(KeyError, match="date_floor"):
         validate(path, "stg_events", params={"as_of": AS_OF})
+
+
+def test_duplicate_lines_are_found_across_bitmap_blocks(good_db, tmp_path):
+    """The key check works on blocks of 2^20 line numbers: edges and big numbers still count."""
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(good_db, path)
+    copy = (
+        f"insert into {TX} select source, $load, $line, invoice_id, product_code, description, "
+        "quantity, unit_price_gbp, invoiced_at, customer_id, country, is_cancellation, "
+        f"line_revenue_gbp from {TX} limit 1"
+    )
+    with duckdb.connect(str(path)) as con:
+        # neighbours across a block edge, and one line number in two loads: all distinct keys
+        for load, line in [("L-t1", 1048575), ("L-t1", 1048576), ("L-t2", 1048576)]:
+            con.execute(copy, {"load": load, "line": line})
+    folder = one_expectation_copy("stg_transactions", 9, tmp_path / "expectations")
+    assert validate(path, "stg_transactions", expectations_dir=folder).success
+    with duckdb.connect(str(path)) as con:
+        for _ in range(2):  # a third and a second copy, far above the first block
+            con.execute(copy, {"load": "L-t2", "line": 1048576})
+        con.execute(copy, {"load": "L-t3", "line": 3_000_001})
+        con.execute(copy, {"load": "L-t3", "line": 3_000_001})
+    (row,) = validate(path, "stg_transactions", expectations_dir=folder).results.to_dict("records")
+    assert not row["success"]
+    assert row["observed_value"].startswith("2 unexpected row(s)"), row["observed_value"]
+    assert '"line_number": 1048576, "copies": 3' in row["observed_value"]
+
+
+def test_suites_of_a_stage_share_docs_but_keep_their_own_parameters(good_db, tmp_path):
+    """One GX context per stage: each suite still sees its own meta.parameters."""
+    folder = tmp_path / "expectations"
+    folder.mkdir()
+    for suite in ("stg_transactions", "stg_events"):
+        shutil.copy(EXPECTATIONS / f"{suite}.json", folder / f"{suite}.json")
+    events = load_suite(folder, "stg_events")
+    events["meta"]["parameters"]["freshness_days"] = 1  # stale for events only
+    (folder / "stg_events.json").write_text(json.dumps(events, indent=2))
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(good_db, path)
+    docs = tmp_path / "data_docs"
+    with duckdb.connect(str(path)) as con:
+        outcomes = validate_suites(
+            con,
+            ["stg_transactions", "stg_events"],
+            expectations_dir=folder,
+            run_id="run-stage",
+            stage="test",
+            params=PARAMS,
+            docs_dir=docs,
+            db_path=path,
+        )
+    transactions, events_outcome = outcomes
+    assert transactions.success and not transactions.warnings
+    assert [w["expectation_type"] for w in events_outcome.warnings] == [
+        "expect_column_max_to_be_between"
+    ]
+    assert transactions.docs_path == events_outcome.docs_path == docs / "index.html"
+    html = (docs / "index.html").read_text()
+    assert "stg_transactions" in html and "stg_events" in html
+    pages = {
+        p.relative_to(docs / "validations").parts[0]
+        for p in (docs / "validations").rglob("*.html")
+    }
+    assert pages == {"stg_transactions", "stg_events"}
