@@ -26,8 +26,13 @@ RetrainMode = Literal["auto", "always", "never"]
 
 
 def load_features(con: duckdb.DuckDBPyConnection, feature_set: FeatureSet) -> pd.DataFrame:
-    """The feature rows a model sees, in customer order so fits are reproducible."""
-    return con.execute(f"select * from {feature_set.relation} order by customer_id").df()
+    """The feature rows a model sees, ordered by their values (then id) so fits reproduce.
+
+    Customer ids are pseudonyms whose order changes with SEGMENTS_PII_KEY; ordering by the
+    features makes every fit and sampled metric downstream a function of the data alone.
+    """
+    keys = ", ".join([*feature_set.columns, "customer_id"])
+    return con.execute(f"select * from {feature_set.relation} order by {keys} nulls last").df()
 
 
 def transaction_history_days(con: duckdb.DuckDBPyConnection, as_of: date) -> int:

@@ -176,6 +176,20 @@ def add_business_scores(
     return table
 
 
+def fit_order(features: pd.DataFrame, cols: list[str], id_column: str) -> np.ndarray:
+    """Row positions sorted by the feature values, then the id: the order every fit sees.
+
+    Fits that sample rows (k-means++ seeding, bootstraps, silhouette samples) depend on row
+    order. Sorting by values makes the segments a function of the data alone: ids are
+    pseudonyms whose order changes with SEGMENTS_PII_KEY, and only break ties between
+    customers with identical features, which any fit treats alike.
+    """
+    keyed = features[[*cols, id_column]].reset_index(drop=True)
+    return keyed.sort_values(
+        [*cols, id_column], kind="mergesort", na_position="last"
+    ).index.to_numpy()
+
+
 def train(
     features: pd.DataFrame,
     *,
@@ -203,7 +217,7 @@ def train(
         raise InsufficientDataError(
             f"{len(features)} rows cannot form {config.k_min} segments; load more customers"
         )
-    order = np.argsort(features[id_column].to_numpy(), kind="stable")
+    order = fit_order(features, cols, id_column)
     data = features.iloc[order].reset_index(drop=True)
     pre = build_preprocessor(
         numeric, skewed, categorical, config.capping, config.pca_components, config.seed

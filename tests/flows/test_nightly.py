@@ -61,17 +61,30 @@ def test_nightly_flow_publishes_one_segment_per_customer(prefect_harness, demo_h
     assert (demo_home / "reports" / "latest" / "index.html").exists()
 
 
+def _segment_profile(home: Path) -> list[tuple]:
+    """What a segment is, without customer ids (pseudonyms change with the PII key)."""
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        return con.execute(
+            "select segment_id, segment_name, count(*), sum(frequency), "
+            "round(sum(monetary_gbp), 2) from marts.customer_segments group by all order by all"
+        ).fetchall()
+
+
 def test_same_seed_gives_the_same_segments(prefect_harness, tmp_path, monkeypatch):
-    results = []
-    for name in ("a", "b"):
+    results, profiles = [], []
+    for name, key in (("a", "same-key"), ("b", "same-key"), ("c", "another-key")):
         home = tmp_path / name
         monkeypatch.setenv("SEGMENTS_HOME", str(home))
-        monkeypatch.setenv("SEGMENTS_PII_KEY", "same-key")
+        monkeypatch.setenv("SEGMENTS_PII_KEY", key)
         generate_demo(home / "landing", customers=300, seed=11)
         _run(home)
         results.append(_segments(home))
+        profiles.append(_segment_profile(home))
     assert results[0] == results[1]
     assert len(results[0]) > 200
+    # another key renames every customer, and still gives the same segments
+    assert {row[0] for row in results[2]}.isdisjoint(row[0] for row in results[0])
+    assert profiles[2] == profiles[0]
 
 
 def test_critical_failure_keeps_the_last_good_segments(prefect_harness, demo_home):

@@ -62,6 +62,23 @@ def test_same_seed_same_labels_regardless_of_row_order() -> None:
     pd.testing.assert_frame_equal(first.candidates[cols], second.candidates[cols])
 
 
+def test_segments_do_not_depend_on_the_pseudonyms() -> None:
+    """Another SEGMENTS_PII_KEY renames every customer; the segments must stay the same.
+
+    Unstructured data on purpose: k-means' result there depends on which rows seed it.
+    """
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame(rng.uniform(size=(300, 3)), columns=["a", "b", "c"])
+    df.insert(0, "customer_id", [f"c{i:05d}" for i in range(len(df))])
+    renamed = df.assign(customer_id=[f"x{j:05d}" for j in rng.permutation(len(df))])
+    config = TrainConfig(**{**FAST, "n_init": 1})
+    first = train(df, numeric=["a", "b", "c"], config=config)
+    second = train(renamed, numeric=["a", "b", "c"], config=config)
+    assert second.labels.tolist() == first.labels.tolist()  # same rows, same input order
+    cols = ["algorithm", "k", "silhouette", "stability", "chosen"]
+    pd.testing.assert_frame_equal(first.candidates[cols], second.candidates[cols])
+
+
 def test_segments_are_numbered_by_size() -> None:
     df, _ = blobs()
     labels = train(df, numeric=["a", "b"], config=TrainConfig(**FAST)).labels
