@@ -32,5 +32,4 @@ class UnexpectedRowsCountExpectation(UnexpectedRowsExpectation):
         return {"success": count == 0, "result": {"observed_value": count}}
 
 
-GX_TYPE = "unexpected_rows_count_expectation"
-assert UnexpectedRowsCountExpectation.expectation_type == GX_TYPE  # GX names it by class
+GX_TYPE: str = UnexpectedRowsCountExpectation.expectation_type  # GX names it by the class

@@ -85,8 +85,8 @@ def __getattr__(name: str) -> type:
 def gx_context(docs_dir: Path | None) -> EphemeralDataContext:
     """A context that writes nothing but Data Docs (and their result store) under docs_dir.
 
-    Results go to a filesystem store in docs_dir/_gx_store so each suite of a run, validated
-    by its own context, still appears in one shared index page.
+    Results go to a filesystem store in docs_dir/_gx_store so the suites of every stage of a
+    run (one context per stage) appear in one shared index page.
     """
     os.environ["GX_ANALYTICS_ENABLED"] = "false"  # before GX reads its config
     import great_expectations as gx

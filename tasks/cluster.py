@@ -32,7 +32,7 @@ def load_features(con: duckdb.DuckDBPyConnection, feature_set: FeatureSet) -> pd
     features makes every fit and sampled metric downstream a function of the data alone.
     """
     keys = ", ".join([*feature_set.columns, "customer_id"])
-    return con.execute(f"select * from {feature_set.relation} order by {keys} nulls last").df()
+    return con.execute(f"select * from {feature_set.relation} order by {keys}").df()
 
 
 def transaction_history_days(con: duckdb.DuckDBPyConnection, as_of: date) -> int:
