@@ -187,7 +187,7 @@ def notes(args: argparse.Namespace, records: list[dict[str, Any]]) -> list[str]:
             "floor_csv: `select customer_id, max(ts), count(distinct invoice), sum(qty*price) "
             "from read_csv(transactions.csv.gz) group by 1` in a fresh in-memory DuckDB (column "
             "types given, bad lines skipped). floor_staged: the same aggregate over "
-            "staging.stg_transactions, the fair comparison for the feature stage. Both are "
+            "staging.stg_transactions, a stricter floor that leaves out reading the CSV. Both are "
             "materialised as tables so no aggregate is optimised away."
         ),
         (
@@ -200,8 +200,9 @@ def notes(args: argparse.Namespace, records: list[dict[str, Any]]) -> list[str]:
             f"+ silhouette_score; {pandas.get('note', 'not run')}."
         ),
         (
-            "Validation steps call segments.quality.validate_suite per suite and build Data Docs "
-            "like the flow (reports/<run_id>/data_docs). Importing great_expectations "
+            "Validation steps call segments.quality.validate_suites once per stage, like the flow "
+            "(one GX context, one Data Docs build into reports/<run_id>/data_docs). Importing "
+            "great_expectations "
             f"({_gx_import(records)}) is paid once per flow run, so it is left out of the rows."
         ),
         (

@@ -23,6 +23,7 @@ The baseline is the named RFM segment (`rfm_segment`) of the same customers at t
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -167,17 +168,23 @@ def backtest_window(
 
 
 def features_as_of(
-    con: duckdb.DuckDBPyConnection, sql_dir: Path, relation: str, cutoff: date
+    con: duckdb.DuckDBPyConnection,
+    sql_dir: Path,
+    relation: str,
+    cutoff: date,
+    params: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """The feature rows as of a past cutoff, leaving the features schema as it was.
 
-    The feature layer is rebuilt inside a transaction that is always rolled back, so
-    features.* stay at the run's as_of (later stages read them) and no reader ever sees the
-    cutoff tables.
+    `params` are the run's feature parameters (its as_of is replaced by the cutoff), so the
+    backtest computes features with the same assumptions as the run. The feature layer is
+    rebuilt inside a transaction that is always rolled back, so features.* stay at the run's
+    as_of (later stages read them) and no reader ever sees the cutoff tables.
     """
+    layer_params = {**(params or feature_params(cutoff)), "as_of": cutoff}
     con.execute("begin transaction")
     try:
-        run_layer(con, sql_dir, "features", feature_params(cutoff))
+        run_layer(con, sql_dir, "features", layer_params)
         return con.execute(f"select * from {relation} order by customer_id").df()
     finally:
         con.execute("rollback")
@@ -306,6 +313,7 @@ def prepare_backtest(
     cutoff: date | None = None,
     min_customers: int = 50,
     min_history_days: int = 90,
+    params: Mapping[str, Any] | None = None,
 ) -> Backtest | str:
     """Features, outcomes and the RFM baseline at the cutoff; or why the backtest is skipped."""
     if horizon_days == 0:
@@ -319,7 +327,7 @@ def prepare_backtest(
             f"only {days} days of history before the backtest cutoff {cutoff} (need "
             f"{min_history_days} + a {horizon_days}-day horizon); backtest skipped"
         )
-    frame = features_as_of(con, sql_dir, relation, cutoff)
+    frame = features_as_of(con, sql_dir, relation, cutoff, params)
     if len(frame) < min_customers:
         return f"only {len(frame)} customers at the backtest cutoff {cutoff}; backtest skipped"
     outcomes = customer_outcomes(con, cutoff=cutoff, horizon_days=horizon_days)

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-# Parameters of warehouse/features/*.sql besides $as_of, with their defaults. The runner binds
-# only what a file uses and fails on a missing one, so pass `feature_params(as_of)` whole.
+if TYPE_CHECKING:
+    from segments.settings import Settings
+
+# Parameters of warehouse/features/*.sql besides $as_of, with their defaults (the defaults of
+# the matching settings, SEGMENTS_CLV_MARGIN and SEGMENTS_CLV_EXPECTED_LIFETIME_MONTHS). The
+# runner binds only what a file uses and fails on a missing one, so pass a whole dict from
+# `feature_params` or `settings_feature_params`.
 FEATURE_PARAMS_DEFAULTS: dict[str, Any] = {
     # gross margin as a fraction of net revenue, for predicted_clv_gbp (feat_customer_value)
     "margin": 0.3,
@@ -29,6 +34,15 @@ def feature_params(as_of: date, **overrides: Any) -> dict[str, Any]:
             f"{sorted(FEATURE_PARAMS_DEFAULTS)}"
         )
     return {**FEATURE_PARAMS_DEFAULTS, **overrides, "as_of": as_of}
+
+
+def settings_feature_params(settings: Settings, as_of: date) -> dict[str, Any]:
+    """feature_params with the CLV assumptions a deployment set (SEGMENTS_CLV_MARGIN, ...)."""
+    return feature_params(
+        as_of,
+        margin=settings.clv_margin,
+        expected_lifetime_months=settings.clv_expected_lifetime_months,
+    )
 
 
 @dataclass(frozen=True)

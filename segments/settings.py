@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from segments.feature_sets import FEATURE_PARAMS_DEFAULTS
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 
@@ -38,6 +40,17 @@ class Settings(BaseSettings):
     )
     clv_horizon_months: int = Field(default=12, description="Probabilistic CLV horizon.")
     clv_monthly_discount_rate: float = Field(default=0.01, description="CLV discounting.")
+    clv_margin: float = Field(
+        default=FEATURE_PARAMS_DEFAULTS["margin"],
+        ge=0,
+        le=1,
+        description="Gross margin as a fraction of net revenue, for predicted_clv_gbp.",
+    )
+    clv_expected_lifetime_months: float = Field(
+        default=FEATURE_PARAMS_DEFAULTS["expected_lifetime_months"],
+        gt=0,
+        description="Months a customer keeps buying at the current rate, for predicted_clv_gbp.",
+    )
     threads: int | None = Field(default=None, description="DuckDB threads (None: all cores).")
     memory_limit: str | None = Field(
         default="1GB",

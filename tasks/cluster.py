@@ -14,7 +14,7 @@ from threadpoolctl import threadpool_limits
 from segments.backtest import Backtest, prepare_backtest
 from segments.catalog import build_catalog
 from segments.db import connect
-from segments.feature_sets import FEATURE_SETS, FeatureSet
+from segments.feature_sets import FEATURE_SETS, FeatureSet, settings_feature_params
 from segments.models import SegmentModel, TrainConfig, check_sufficiency
 from segments.models.train import train
 from segments.promotion import backtest_headline, backtest_record, should_promote
@@ -100,6 +100,7 @@ def train_challenger(
         cutoff=config.backtest_cutoff,
         min_customers=settings.min_customers,
         min_history_days=settings.min_history_days,
+        params=settings_feature_params(settings, as_of),
     )
     backtest = test if isinstance(test, Backtest) else None
     # One thread: scikit-learn's OpenMP and OpenBLAS pools oversubscribe small machines

@@ -11,7 +11,7 @@ from prefect import task
 
 from segments.clv import fit_clv
 from segments.db import connect
-from segments.feature_sets import FEATURE_PARAMS_DEFAULTS
+from segments.feature_sets import settings_feature_params
 from segments.runs import stage
 from segments.settings import Settings
 from segments.sql import run_layer
@@ -19,16 +19,13 @@ from tasks.ingest import export_table
 
 
 def build_features(
-    con: duckdb.DuckDBPyConnection,
-    settings: Settings,
-    as_of: date,
-    overrides: dict[str, Any] | None = None,
+    con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date
 ) -> dict[str, int]:
     """Run every feature model as of `as_of`; nothing on or after it is read.
 
     The layer is one transaction: a model that fails leaves the previous features whole.
     """
-    params = {**FEATURE_PARAMS_DEFAULTS, **(overrides or {}), "as_of": as_of}
+    params = settings_feature_params(settings, as_of)
     con.execute("begin transaction")
     try:
         counts = run_layer(con, settings.sql_dir, "features", params)

@@ -142,3 +142,13 @@ def test_cutoff_features_leave_the_features_at_as_of(con: duckdb.DuckDBPyConnect
     assert sorted(frame["customer_id"]) == ["a1", "a2"]  # purchasers before the cutoff
     current = con.execute("select distinct as_of from features.customer_features").fetchall()
     assert current == [(as_of,)]
+
+
+def test_cutoff_features_use_the_run_assumptions(con: duckdb.DuckDBPyConnection) -> None:
+    """The backtest takes the run's params (CLV settings), with as_of moved to the cutoff."""
+    default = features_as_of(con, SQL_DIR, "features.customer_features", CUTOFF)
+    run_params = feature_params(date(2024, 6, 1), margin=0.6)
+    doubled = features_as_of(con, SQL_DIR, "features.customer_features", CUTOFF, run_params)
+    assert set(doubled["as_of"]) == {pd.Timestamp(CUTOFF)}
+    assert (default["predicted_clv_gbp"] > 0).all()
+    pd.testing.assert_series_equal(doubled["predicted_clv_gbp"], 2 * default["predicted_clv_gbp"])

@@ -1,6 +1,6 @@
 -- Grain: one row per customer_id in feat_customer_rfm.
--- Historical CLV and a simple predicted CLV. Assumptions are parameters with documented
--- defaults (segments.feature_sets.FEATURE_PARAMS_DEFAULTS):
+-- Historical CLV and a simple predicted CLV. Assumptions are parameters, set by the settings
+-- SEGMENTS_CLV_MARGIN and SEGMENTS_CLV_EXPECTED_LIFETIME_MONTHS:
 --   $margin                    gross margin as a fraction of revenue (default 0.3)
 --   $expected_lifetime_months  how long a customer keeps buying at today's rate (default 24)
 -- The probabilistic CLV (BG/NBD + Gamma-Gamma) is fitted in Python: segments/clv.py.
