@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 app = typer.Typer(
     help="Customer segmentation pipeline (Prefect + DuckDB + scikit-learn).",
@@ -89,16 +90,16 @@ def run(
 ) -> None:
     """Run the nightly flow once, now, on this machine."""
     _quiet_prefect()
-    from pydantic import ValidationError
-
     from flows.nightly_segmentation import nightly_segmentation
     from flows.params import NightlyParams
+    from segments.settings import Settings
 
     try:
         params = NightlyParams(as_of=as_of, retrain=retrain, feature_set=feature_set)
     except ValidationError as exc:
         typer.echo(f"invalid parameters: {exc}", err=True)
         raise typer.Exit(2) from exc
+    Settings()  # bad SEGMENTS_* variables stop here (see main), before any server or file
     summary = nightly_segmentation(params)
     published = summary.get("publish", {})
     typer.echo(
@@ -170,11 +171,27 @@ def backfill(
     typer.echo(f"{len(results)} runs published")
 
 
+def settings_error_message(error: ValidationError) -> str:
+    """One line per bad SEGMENTS_* variable, instead of a traceback through pydantic."""
+    lines = [
+        f"  SEGMENTS_{'_'.join(str(part) for part in detail['loc']).upper()}="
+        f"{detail.get('input')!r}: {detail['msg']}"
+        for detail in error.errors()
+    ]
+    return "invalid settings (see the Settings table in README.md):\n" + "\n".join(lines)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "httpcore"):  # one line per API call to the local Prefect server
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    app()
+    try:
+        app()
+    except ValidationError as error:
+        if error.title != "Settings":  # a bug elsewhere: keep the full traceback
+            raise
+        typer.echo(settings_error_message(error), err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

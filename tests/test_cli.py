@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 from typer.testing import CliRunner
 
 from segments.cli import app
@@ -36,4 +40,23 @@ def test_run_refuses_bad_parameters_before_any_work(segments_home):
     result = runner.invoke(app, ["run", "--retrain", "sometimes"])
     assert result.exit_code == 2
     assert "invalid parameters" in result.output
+    assert not (segments_home / "warehouse.duckdb").exists()
+
+
+def test_bad_settings_are_named_before_any_work(segments_home):
+    """main() turns a pydantic traceback into one line per bad SEGMENTS_* variable."""
+    env = {**os.environ, "SEGMENTS_CLV_MARGIN": "2", "SEGMENTS_SEED": "abc"}
+    for command in (["status"], ["run", "--as-of", "2026-01-01"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "segments.cli", *command],
+            env=env,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 2, result.stderr
+        assert "Traceback" not in result.stderr
+        assert "SEGMENTS_CLV_MARGIN='2': Input should be less than or equal to 1" in result.stderr
+        assert "SEGMENTS_SEED='abc'" in result.stderr
     assert not (segments_home / "warehouse.duckdb").exists()
