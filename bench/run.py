@@ -202,8 +202,8 @@ def notes(args: argparse.Namespace, records: list[dict[str, Any]]) -> list[str]:
         (
             "Validation steps call segments.quality.validate_suites once per stage, like the flow "
             "(one GX context, one Data Docs build into reports/<run_id>/data_docs). Importing "
-            "great_expectations "
-            f"({_gx_import(records)}) is paid once per flow run, so it is left out of the rows."
+            f"great_expectations ({_gx_import(records)}) is paid once per flow run, so it is "
+            "left out of the rows."
         ),
         (
             "train: TrainConfig() defaults (K-means k=3..8, n_init=10, 5 bootstrap refits for "
