@@ -19,10 +19,10 @@ PROJECT = Path(__file__).resolve().parents[1]
 _CHILD = """
 import json, resource, sys, time
 from pathlib import Path
-from segments.db import connect_path
-from segments.ingest import ingest_file
-from segments.sources import builtin_mappings
-from segments.sql import apply_schema
+from segments.core.db import connect_path
+from segments.ingest.files import ingest_file
+from segments.ingest.sources import builtin_mappings
+from segments.core.sql import apply_schema
 
 args = json.loads(sys.argv[1])
 con = connect_path(args["db"], memory_limit=args["memory_limit"], threads=args["threads"])
@@ -44,7 +44,7 @@ def demo_file(lines: int, fmt: str, workdir: Path) -> Path:
     data = workdir / f"demo-{lines}"
     csv_gz = data / "demo_transactions" / "transactions.csv.gz"
     if not csv_gz.exists():
-        from segments.demo import generate_demo
+        from segments.demo.generate import generate_demo
 
         generate_demo(data, lines=lines, seed=42)
     if fmt == "csv.gz":

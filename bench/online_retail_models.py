@@ -57,12 +57,12 @@ from read_csv($path, header = true, columns = {
 def run(home: Path, algorithms: list[str], path: Path = ONLINE_RETAIL) -> dict:
     """Build the warehouse in `home`, train, and return the facts the report needs."""
     os.environ["SEGMENTS_HOME"] = str(home)
-    from segments.db import connect
-    from segments.feature_sets import feature_params
+    from segments.core.db import connect
+    from segments.core.sql import apply_schema, run_layer, run_model
+    from segments.features import feature_params
+    from segments.lifecycle import train_challenger
     from segments.models import TrainConfig
     from segments.settings import Settings
-    from segments.sql import apply_schema, run_layer, run_model
-    from tasks.cluster import train_challenger
 
     settings = Settings()
     with connect(settings) as con:

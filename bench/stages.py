@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import baselines
+from segments.quality import VALIDATION_STAGES
 
 Parts = dict[str, float]
 StageFn = Callable[["BenchContext", Parts], dict[str, Any]]
@@ -80,7 +81,7 @@ def timed(parts: Parts, name: str) -> Iterator[None]:
 
 @contextmanager
 def warehouse(ctx: BenchContext) -> Iterator[Any]:
-    from segments.db import connect
+    from segments.core.db import connect
 
     with connect(ctx.settings()) as con:
         yield con
@@ -99,8 +100,8 @@ def generate(ctx: BenchContext, parts: Parts) -> dict[str, Any]:
 
 
 def ingest(ctx: BenchContext, parts: Parts) -> dict[str, Any]:
-    from tasks.ingest import ingest_landing, refresh_staging, summarise_loads
-    from tasks.warehouse import prepare_warehouse
+    from segments.core.warehouse import prepare_warehouse
+    from segments.ingest import ingest_landing, refresh_staging, summarise_loads
 
     settings = ctx.settings()
     with timed(parts, "prepare_warehouse"):
@@ -161,7 +162,7 @@ def _validation(*suites: str) -> StageFn:
 
 
 def features(ctx: BenchContext, parts: Parts) -> dict[str, Any]:
-    from tasks.features import build_features
+    from segments.features import build_features
 
     with warehouse(ctx) as con:
         counts = build_features(con, ctx.settings(), ctx.as_of_date)
@@ -173,7 +174,7 @@ def features(ctx: BenchContext, parts: Parts) -> dict[str, Any]:
 
 def features_clv(ctx: BenchContext, parts: Parts) -> dict[str, Any]:
     """The feature task's second half: BG/NBD + Gamma-Gamma lifetime value (Python, scipy)."""
-    from tasks.features import fit_probabilistic_clv
+    from segments.features import fit_probabilistic_clv
 
     with warehouse(ctx) as con:
         result = fit_probabilistic_clv(con, ctx.settings(), ctx.as_of_date)
@@ -187,8 +188,8 @@ def features_clv(ctx: BenchContext, parts: Parts) -> dict[str, Any]:
 
 
 def train(ctx: BenchContext, parts: Parts) -> dict[str, Any]:
+    from segments.lifecycle import train_challenger
     from segments.models import TrainConfig
-    from tasks.cluster import train_challenger
 
     with warehouse(ctx) as con:
         result = train_challenger(
@@ -207,7 +208,7 @@ def train(ctx: BenchContext, parts: Parts) -> dict[str, Any]:
 
 
 def score(ctx: BenchContext, parts: Parts) -> dict[str, Any]:
-    from tasks.cluster import score_customers
+    from segments.lifecycle import score_customers
 
     with warehouse(ctx) as con:
         result = score_customers(
@@ -217,7 +218,7 @@ def score(ctx: BenchContext, parts: Parts) -> dict[str, Any]:
 
 
 def candidate(ctx: BenchContext, parts: Parts) -> dict[str, Any]:
-    from tasks.publish import build_candidate
+    from segments.publish import build_candidate
 
     with warehouse(ctx) as con:
         rows = build_candidate(con, ctx.settings(), run_id=ctx.run_id, as_of=ctx.as_of_date)
@@ -225,7 +226,7 @@ def candidate(ctx: BenchContext, parts: Parts) -> dict[str, Any]:
 
 
 def publish(ctx: BenchContext, parts: Parts) -> dict[str, Any]:
-    from tasks.publish import publish_segments
+    from segments.publish import publish_segments
 
     with warehouse(ctx) as con:
         result = publish_segments(con, ctx.settings(), run_id=ctx.run_id, as_of=ctx.as_of_date)
@@ -234,33 +235,42 @@ def publish(ctx: BenchContext, parts: Parts) -> dict[str, Any]:
 
 # DuckDB imports pandas, numpy and pyarrow on the first query with Python parameters (~2.5 s
 # here); the flow's process has them loaded already, so they are imported before the clock.
-_DB = ("duckdb", "numpy", "pandas", "pyarrow", "segments.db", "segments.settings")
+_DB = ("duckdb", "numpy", "pandas", "pyarrow", "segments.core.db", "segments.settings")
 # GX is imported lazily by the first validation; the flow pays that once per run, so it is
 # imported before the clock here and reported on its own (see the notes of the table).
-_VALIDATE = (*_DB, "segments.quality", "great_expectations")
-STAGING_SUITES = ("stg_transactions", "stg_customers", "stg_events")
+_VALIDATE = (*_DB, "segments.quality.suites", "great_expectations")
 PIPELINE: tuple[Step, ...] = (
-    Step("generate", generate, ("segments.demo",)),
-    Step("ingest", ingest, (*_DB, "tasks.ingest", "tasks.warehouse")),
-    Step("validate_staging", _validation(*STAGING_SUITES), _VALIDATE, "validation"),
-    Step("features", features, (*_DB, "tasks.features")),
-    Step("features_clv", features_clv, (*_DB, "tasks.features", "scipy.optimize"), "optional"),
+    Step("generate", generate, ("segments.demo.generate",)),
+    Step("ingest", ingest, (*_DB, "segments.ingest.landing", "segments.core.warehouse")),
+    Step(
+        "validate_staging",
+        _validation(*VALIDATION_STAGES["validate_staging"]),
+        _VALIDATE,
+        "validation",
+    ),
+    Step("features", features, (*_DB, "segments.features.build")),
+    Step(
+        "features_clv",
+        features_clv,
+        (*_DB, "segments.features.build", "scipy.optimize"),
+        "optional",
+    ),
     Step(
         "validate_features/customer_features",
-        _validation("customer_features"),
+        _validation(*VALIDATION_STAGES["validate_features"]),
         _VALIDATE,
         "validation",
     ),
-    Step("train", train, (*_DB, "tasks.cluster", "sklearn.cluster")),
-    Step("score", score, (*_DB, "tasks.cluster")),
-    Step("candidate", candidate, (*_DB, "tasks.publish")),
+    Step("train", train, (*_DB, "segments.lifecycle.train", "sklearn.cluster")),
+    Step("score", score, (*_DB, "segments.lifecycle.score")),
+    Step("candidate", candidate, (*_DB, "segments.publish.marts")),
     Step(
         "validate_segments/customer_segments",
-        _validation("customer_segments"),
+        _validation(*VALIDATION_STAGES["validate_segments"]),
         _VALIDATE,
         "validation",
     ),
-    Step("publish", publish, (*_DB, "tasks.publish")),
+    Step("publish", publish, (*_DB, "segments.publish.marts")),
 )
 BASELINES: tuple[Step, ...] = (
     Step("floor_csv", baselines.floor_csv, ("duckdb",), "baseline"),

@@ -6,32 +6,31 @@ from typing import Any
 
 from prefect import flow, runtime
 
-from flows.hooks import run_id_of
+from flows.context import flow_run_context
+from flows.hooks import record_failure
 from flows.nightly_segmentation import nightly_segmentation
 from flows.params import BackfillParams, NightlyParams, param
-from segments.locks import warehouse_lock
-from segments.settings import Settings
 
 
 @flow(
     name="backfill_segments",
     log_prints=True,
+    on_failure=[record_failure],
+    on_crashed=[record_failure],
     flow_run_name=lambda: "backfill-{}-{}".format(
         param(runtime.flow_run.parameters, "start"), param(runtime.flow_run.parameters, "end")
     ),
 )
 def backfill_segments(params: BackfillParams) -> list[dict[str, Any]]:
-    """Each date is a nightly subflow; history and migration come out as if run nightly."""
-    settings = Settings()
+    """Each date is a nightly subflow (its own run in ops.runs) inside this run's lock."""
     results = []
-    with warehouse_lock(
-        settings.home, run_id_of(runtime.flow_run), timeout_s=settings.lock_timeout_seconds
-    ):
+    with flow_run_context(params=params.model_dump(mode="json")) as (_ctx, summary):
         for as_of in params.dates():
             nightly = NightlyParams(
                 as_of=as_of, retrain=params.retrain, feature_set=params.feature_set
             )
             results.append(nightly_segmentation(nightly))
+        summary["runs"] = [r["run_id"] for r in results]
     return results
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from prefect.artifacts import create_markdown_artifact
 
-from segments.runs import failure_report
+from segments.core.runs import failure_report
 from segments.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -6,26 +6,24 @@ from typing import Any
 
 from prefect import flow, runtime
 
-from flows.hooks import run_id_of
+from flows.context import flow_run_context
+from flows.hooks import record_failure
 from flows.params import IngestParams, param
-from segments.locks import warehouse_lock
-from segments.settings import Settings
 from tasks.ingest import ingest_source_task
-from tasks.warehouse import prepare_warehouse_task
 
 
 @flow(
     name="ingest_source",
     log_prints=True,
+    on_failure=[record_failure],
+    on_crashed=[record_failure],
     flow_run_name=lambda: f"ingest-{param(runtime.flow_run.parameters, 'source')}",
 )
 def ingest_source(params: IngestParams) -> dict[str, Any]:
     """Load new files of one source now, without running the rest of the pipeline."""
-    settings = Settings()
-    run_id = run_id_of(runtime.flow_run)
-    with warehouse_lock(settings.home, run_id, timeout_s=settings.lock_timeout_seconds):
-        prepare_warehouse_task(settings)
-        return ingest_source_task(settings, params.source, params.path, run_id)
+    with flow_run_context(params=params.model_dump(mode="json")) as (ctx, summary):
+        summary.update(ingest_source_task(ctx, params.source, params.path))
+    return summary
 
 
 if __name__ == "__main__":

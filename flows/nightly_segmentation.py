@@ -6,21 +6,15 @@ from typing import Any
 
 from prefect import flow, runtime
 
-from flows.hooks import record_failure, run_id_of
+from flows.context import flow_run_context
+from flows.hooks import record_failure
 from flows.params import NightlyParams, param
-from segments.locks import warehouse_lock
-from segments.runs import record_stage
-from segments.settings import Settings
 from tasks.cluster import fit_candidates, score_customers_task
 from tasks.features import build_features_task
 from tasks.ingest import ingest_landing_task
 from tasks.publish import build_candidate_task, publish_segments_task
-from tasks.report import build_report_task
-from tasks.summary import summarise_run
+from tasks.report import build_report_task, summarise_run
 from tasks.validate import validate
-from tasks.warehouse import prepare_warehouse_task
-
-STAGING_SUITES = ["stg_transactions", "stg_customers", "stg_events"]
 
 
 def run_name() -> str:
@@ -39,39 +33,22 @@ def run_name() -> str:
 def nightly_segmentation(params: NightlyParams | None = None) -> dict[str, Any]:
     """Run the whole pipeline once for one as_of date; one run writes at a time."""
     params = params or NightlyParams()
-    settings = Settings()
     as_of = params.resolved_as_of()
-    run_id = run_id_of(runtime.flow_run)
-    with warehouse_lock(settings.home, run_id, timeout_s=settings.lock_timeout_seconds):
-        prepare_warehouse_task(settings)
-        record_stage(
-            settings, run_id, "run", "running", as_of=as_of, details=params.model_dump(mode="json")
-        )
-        dq = {
-            "as_of": as_of,
-            "date_floor": settings.date_floor,
-            "run_id": run_id,
-            "feature_set": params.feature_set,
-        }
-        summary: dict[str, Any] = {"run_id": run_id, "as_of": as_of.isoformat()}
-        summary["ingest"] = ingest_landing_task(settings, run_id)
-        validate(settings, STAGING_SUITES, run_id, "validate_staging", dq)
-        summary["features"] = build_features_task(settings, run_id, as_of)
-        validate(settings, ["customer_features"], run_id, "validate_features", dq)
+    with flow_run_context(as_of=as_of, params=params.model_dump(mode="json")) as (ctx, summary):
+        summary.update(run_id=ctx.run_id, as_of=as_of.isoformat())
+        summary["ingest"] = ingest_landing_task(ctx)
+        validate(ctx, "validate_staging", params.feature_set)
+        summary["features"] = build_features_task(ctx)
+        validate(ctx, "validate_features", params.feature_set)
         summary["train"] = fit_candidates(
-            settings,
-            run_id,
-            as_of,
-            params.feature_set,
-            params.retrain,
-            params.train_config(settings.seed),
+            ctx, params.feature_set, params.retrain, params.train_config(ctx.settings.seed)
         )
-        summary["score"] = score_customers_task(settings, run_id, as_of, params.feature_set)
-        build_candidate_task(settings, run_id, as_of)
-        validate(settings, ["customer_segments"], run_id, "validate_segments", dq)
-        summary["publish"] = publish_segments_task(settings, run_id, as_of)
-        summary["report"] = str(build_report_task(settings, run_id))
-        summarise_run(settings, run_id, as_of, summary)
+        summary["score"] = score_customers_task(ctx, params.feature_set)
+        build_candidate_task(ctx)
+        validate(ctx, "validate_segments", params.feature_set)
+        summary["publish"] = publish_segments_task(ctx)
+        summary["report"] = build_report_task(ctx)
+        summarise_run(ctx)
     return summary
 
 

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from segments.models import TrainConfig
-
-Algorithm = Literal["kmeans", "agglomerative", "gmm", "dbscan", "hdbscan"]
-FeatureSetName = Literal["retail", "retail_web", "demographic", "demographic_income_spend"]
-RetrainMode = Literal["auto", "always", "never"]
+from segments.features import DEFAULT_FEATURE_SET, FeatureSetName
+from segments.lifecycle import RetrainMode
+from segments.models import Algorithm, TrainConfig
 
 
 class _ModelParams(BaseModel):
@@ -24,7 +22,8 @@ class _ModelParams(BaseModel):
         description="Features use data strictly before this date. Empty: today (UTC).",
     )
     feature_set: FeatureSetName = Field(
-        default="retail", description="retail: behaviour and value; demographic: Mall-style."
+        default=DEFAULT_FEATURE_SET,
+        description="Which feature columns the clustering reads (segments.features.FEATURE_SETS).",
     )
     algorithms: list[Algorithm] = Field(
         default_factory=lambda: ["kmeans"], description="Candidate families to fit.", min_length=1
@@ -82,7 +81,7 @@ class BackfillParams(BaseModel):
     end: date
     step_days: int = Field(default=7, ge=1, le=366)
     retrain: RetrainMode = "auto"
-    feature_set: FeatureSetName = "retail"
+    feature_set: FeatureSetName = DEFAULT_FEATURE_SET
 
     @model_validator(mode="after")
     def _range(self) -> BackfillParams:

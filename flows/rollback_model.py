@@ -6,27 +6,24 @@ from typing import Any
 
 from prefect import flow, runtime
 
-from flows.hooks import run_id_of
+from flows.context import flow_run_context
+from flows.hooks import record_failure
 from flows.params import RollbackParams, param
-from segments.locks import warehouse_lock
-from segments.settings import Settings
 from tasks.cluster import rollback_model_task
-from tasks.warehouse import prepare_warehouse_task
 
 
 @flow(
     name="rollback_model",
     log_prints=True,
+    on_failure=[record_failure],
+    on_crashed=[record_failure],
     flow_run_name=lambda: f"rollback-{param(runtime.flow_run.parameters, 'model_version')}",
 )
 def rollback_model(params: RollbackParams) -> dict[str, Any]:
     """Make `model_version` the champion again; the current champion is retired."""
-    settings = Settings()
-    with warehouse_lock(
-        settings.home, run_id_of(runtime.flow_run), timeout_s=settings.lock_timeout_seconds
-    ):
-        prepare_warehouse_task(settings)
-        return rollback_model_task(settings, params.model_version)
+    with flow_run_context(params=params.model_dump(mode="json")) as (ctx, summary):
+        summary.update(rollback_model_task(ctx, params.model_version))
+    return summary
 
 
 if __name__ == "__main__":

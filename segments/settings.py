@@ -9,8 +9,6 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from segments.feature_sets import FEATURE_PARAMS_DEFAULTS
-
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 
@@ -41,13 +39,13 @@ class Settings(BaseSettings):
     clv_horizon_months: int = Field(default=12, description="Probabilistic CLV horizon.")
     clv_monthly_discount_rate: float = Field(default=0.01, description="CLV discounting.")
     clv_margin: float = Field(
-        default=FEATURE_PARAMS_DEFAULTS["margin"],
+        default=0.3,
         ge=0,
         le=1,
         description="Gross margin as a fraction of net revenue, for predicted_clv_gbp.",
     )
     clv_expected_lifetime_months: float = Field(
-        default=FEATURE_PARAMS_DEFAULTS["expected_lifetime_months"],
+        default=24,
         gt=0,
         description="Months a customer keeps buying at the current rate, for predicted_clv_gbp.",
     )

@@ -1,81 +1,19 @@
-"""Feature stage: the warehouse/features SQL as of a date, plus its lake copy."""
+"""Feature task: point-in-time features and the probabilistic CLV for the run's as_of."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from datetime import date
 from typing import Any
 
-import duckdb
 from prefect import task
 
-from segments.clv import fit_clv
-from segments.db import connect
-from segments.feature_sets import settings_feature_params
-from segments.runs import stage
-from segments.settings import Settings
-from segments.sql import run_layer
-from tasks.ingest import export_table
-
-
-def build_features(
-    con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date
-) -> dict[str, int]:
-    """Run every feature model as of `as_of`; nothing on or after it is read.
-
-    The layer is one transaction: a model that fails leaves the previous features whole.
-    """
-    params = settings_feature_params(settings, as_of)
-    con.execute("begin transaction")
-    try:
-        counts = run_layer(con, settings.sql_dir, "features", params)
-    except BaseException:
-        con.execute("rollback")
-        raise
-    con.execute("commit")
-    folder = settings.lake_dir / "features" / "customer_features" / f"as_of={as_of.isoformat()}"
-    export_table(con, "features.customer_features", folder)
-    return counts
-
-
-def fit_probabilistic_clv(
-    con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date
-) -> dict[str, Any]:
-    """BG/NBD + Gamma-Gamma on this as_of's lifetimes summary -> features.customer_clv."""
-    summary = con.execute(
-        "select customer_id, lt_frequency, lt_recency_days, lt_t_days, lt_monetary_gbp "
-        "from features.customer_features where as_of = $as_of order by customer_id",
-        {"as_of": as_of},
-    ).df()
-    con.execute("delete from features.customer_clv")
-    if summary.empty or (summary["lt_frequency"] > 0).sum() == 0:
-        return {"fitted": False, "reason": "no repeat purchasers before as_of"}
-    fit = fit_clv(
-        summary,
-        horizon_months=settings.clv_horizon_months,
-        monthly_discount_rate=settings.clv_monthly_discount_rate,
-        seed=settings.seed,
-    )
-    frame = fit.customers.assign(
-        as_of=as_of,
-        horizon_months=settings.clv_horizon_months,
-        monthly_discount_rate=settings.clv_monthly_discount_rate,
-    )
-    con.register("_clv", frame)
-    con.execute("insert into features.customer_clv by name select * from _clv")
-    con.unregister("_clv")
-    return {
-        "fitted": True,
-        "bgnbd": asdict(fit.bgnbd),
-        "gamma_gamma": asdict(fit.gamma_gamma) if fit.gamma_gamma else None,
-        "total_clv_gbp": round(float(frame["clv_gbp"].sum()), 2),
-    }
+from segments.core.db import connect
+from segments.core.runs import RunContext
+from segments.features import build_feature_stage
 
 
 @task(name="build_features")
-def build_features_task(settings: Settings, run_id: str, as_of: date) -> dict[str, Any]:
-    """Compute point-in-time features for the run's as_of."""
-    with stage(settings, run_id, "features", as_of=as_of) as details, connect(settings) as con:
-        details["rows"] = build_features(con, settings, as_of)
-        details["clv"] = fit_probabilistic_clv(con, settings, as_of)
+def build_features_task(ctx: RunContext) -> dict[str, Any]:
+    """Compute point-in-time features as of the run's as_of."""
+    with ctx.stage("features") as details, connect(ctx.settings) as con:
+        details.update(build_feature_stage(con, ctx.settings, ctx.as_of))
     return details

@@ -1,191 +1,29 @@
-"""Ingest stage: every new file in landing/<source>/ through its mapping, then the lake copy."""
+"""Ingest tasks: new landing files of every source, or one source's file or folder."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 from prefect import task
 
-from segments.db import connect
-from segments.ingest import LoadResult, ingest_file
-from segments.pii import load_key
-from segments.runs import stage
-from segments.settings import Settings
-from segments.sources import SourceMapping, builtin_mappings, resolve_mapping
-from segments.sql import apply_schema, run_layer
-
-STAGING_TABLES = ("stg_transactions", "customer_versions", "stg_events")
-
-
-def landing_files(landing_dir: Path, mapping: SourceMapping) -> list[Path]:
-    """Files waiting for one source, in name order so loads are reproducible."""
-    folder = landing_dir / mapping.name
-    if not folder.is_dir():
-        return []
-    return sorted(
-        p for p in folder.glob(mapping.file_pattern) if p.is_file() and not p.name.startswith(".")
-    )
-
-
-def ingest_path(
-    con: duckdb.DuckDBPyConnection,
-    mapping: SourceMapping,
-    path: Path,
-    *,
-    run_id: str,
-    settings: Settings,
-) -> list[LoadResult]:
-    """Load one file, or every matching file of a folder, through one mapping."""
-    if mapping.database is not None:  # a database source: PATH is not used
-        return _ingest_database(con, mapping, settings, run_id)
-    files = (
-        sorted(p for p in path.glob(mapping.file_pattern) if p.is_file())
-        if path.is_dir()
-        else [path]
-    )
-    if not files:
-        raise FileNotFoundError(f"{path}: no files matching {mapping.file_pattern!r} to load")
-    key = load_key(settings)
-    return [
-        ingest_file(
-            con,
-            mapping,
-            f,
-            run_id=run_id,
-            pii_key=key,
-            lake_dir=settings.lake_dir,
-            date_floor=settings.date_floor,
-        )
-        for f in files
-    ]
-
-
-def ingest_landing(
-    con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str
-) -> list[LoadResult]:
-    """Load every new landing file of every built-in source; one bad file never stops the rest."""
-    results: list[LoadResult] = []
-    key = None
-    for mapping in builtin_mappings(settings.sql_dir).values():
-        if mapping.database is not None:  # read incrementally from its updated-at mark
-            results.extend(_ingest_database_safely(con, mapping, settings, run_id))
-            continue
-        for path in landing_files(settings.landing_dir, mapping):
-            key = key or load_key(settings)
-            results.append(
-                ingest_file(
-                    con,
-                    mapping,
-                    path,
-                    run_id=run_id,
-                    pii_key=key,
-                    lake_dir=settings.lake_dir,
-                    date_floor=settings.date_floor,
-                )
-            )
-    return results
-
-
-def _ingest_database(
-    con: duckdb.DuckDBPyConnection, mapping: SourceMapping, settings: Settings, run_id: str
-) -> list[LoadResult]:
-    """Read a database source incrementally (only its psycopg2/sqlite imports pay)."""
-    from segments.db_sources import ingest_database
-
-    return ingest_database(
-        con,
-        mapping,
-        run_id=run_id,
-        pii_key=load_key(settings),
-        lake_dir=settings.lake_dir,
-        date_floor=settings.date_floor,
-    )
-
-
-def _ingest_database_safely(
-    con: duckdb.DuckDBPyConnection, mapping: SourceMapping, settings: Settings, run_id: str
-) -> list[LoadResult]:
-    """A database that cannot be reached fails its own load, not the other sources."""
-    from segments.db_sources import source_label
-
-    try:
-        return _ingest_database(con, mapping, settings, run_id)
-    except Exception as exc:  # noqa: BLE001 - refused, bad credentials, missing table...
-        return [
-            LoadResult(
-                f"{mapping.name}-unreachable",
-                mapping.name,
-                source_label(mapping.database),
-                "failed",
-                message=f"{mapping.name}: {type(exc).__name__}: {exc}"[:1000],
-            )
-        ]
-
-
-def refresh_staging(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, int]:
-    """Rebuild derived staging relations and write the staging lake copies."""
-    counts = run_layer(con, settings.sql_dir, "staging")
-    for table in (*STAGING_TABLES, *counts):
-        export_table(con, f"staging.{table}", settings.lake_dir / "staging" / table)
-        counts.setdefault(
-            table, con.execute(f"select count(*) from staging.{table}").fetchone()[0]
-        )
-    return counts
-
-
-def export_table(con: duckdb.DuckDBPyConnection, relation: str, folder: Path) -> Path:
-    """Parquet copy of a whole relation, written beside and renamed into place."""
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / "data.parquet"
-    tmp = folder / ".data.parquet.tmp"
-    con.execute(f"copy (select * from {relation}) to '{tmp}' (format parquet)")
-    tmp.replace(target)
-    return target
-
-
-def summarise_loads(results: list[LoadResult]) -> dict[str, object]:
-    """Counts for the run summary."""
-    return {
-        "files_loaded": sum(r.status == "loaded" for r in results),
-        "files_skipped": sum(r.status == "skipped" for r in results),
-        "files_failed": sum(r.status == "failed" for r in results),
-        "rows_read": sum(r.rows_read for r in results),
-        "rows_staged": sum(r.rows_staged for r in results),
-        "rows_quarantined": sum(r.rows_quarantined for r in results),
-        "duplicates": sum(r.duplicates for r in results),
-        "rows_without_customer": sum(r.rows_without_customer for r in results),
-        "failures": [r.message for r in results if r.status == "failed"],
-    }
+from segments.core.db import connect
+from segments.core.runs import RunContext
+from segments.ingest import ingest_landing_stage, ingest_one, summarise_loads
 
 
 @task(name="ingest_landing", retries=2, retry_delay_seconds=[5, 30])
-def ingest_landing_task(settings: Settings, run_id: str) -> dict[str, object]:
+def ingest_landing_task(ctx: RunContext) -> dict[str, object]:
     """Load new landing files and refresh staging; retried because it is all file I/O."""
-    with stage(settings, run_id, "ingest") as details, connect(settings) as con:
-        results = ingest_landing(con, settings, run_id)
-        details.update(summarise_loads(results))
-        details["staging_rows"] = refresh_staging(con, settings)
+    with ctx.stage("ingest") as details, connect(ctx.settings) as con:
+        details.update(ingest_landing_stage(con, ctx.settings, ctx.run_id))
     return details
 
 
-def ingest_one(settings: Settings, source: str, path: Path, run_id: str) -> list[LoadResult]:
-    """`segments ingest SOURCE PATH`: one file or folder through a named mapping."""
-    mapping = resolve_mapping(source, settings.sql_dir)
-    with connect(settings) as con:
-        apply_schema(con, settings.sql_dir)
-        results = ingest_path(con, mapping, Path(path), run_id=run_id, settings=settings)
-        refresh_staging(con, settings)
-    return results
-
-
 @task(name="ingest_source", retries=2, retry_delay_seconds=[5, 30])
-def ingest_source_task(
-    settings: Settings, source: str, path: str, run_id: str
-) -> dict[str, object]:
+def ingest_source_task(ctx: RunContext, source: str, path: str) -> dict[str, object]:
     """On-demand load of one source (retried: file I/O)."""
-    with stage(settings, run_id, "ingest", flow_name="ingest_source") as details:
-        results = ingest_one(settings, source, Path(path), run_id)
+    with ctx.stage("ingest") as details, connect(ctx.settings) as con:
+        results = ingest_one(con, ctx.settings, source, Path(path), ctx.run_id)
         details.update(summarise_loads(results))
         details["loads"] = [r.as_dict() for r in results]
     return details

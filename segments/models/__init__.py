@@ -1,9 +1,10 @@
-"""Pure-Python segmentation modelling: preprocessing, candidates, selection, persistence.
+"""Pure segmentation modelling, no warehouse and no Prefect: preprocessing (`preprocess`),
+candidate families (`algorithms`), metrics and selection (`metrics`, `selection`), fitting
+(`train`: `fit_segmentation`), the persisted model (`model`), profiles, names and identity
+across retrains (`profiles`, `naming`, `identity`), 2-D embeddings for the report (`embed`).
 
-Names are imported lazily, so `segments.models.config` (used by flow parameters) does not pay
-for importing scikit-learn. The entry points live in same-named modules and are not re-exported
-(a package attribute cannot be both module and function): use
-`from segments.models.train import train` and `from segments.models.embed import embed`.
+Names are imported lazily, so `TrainConfig` (used by flow parameters) does not pay for
+importing scikit-learn.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # static checkers and IDEs see the real names
-    from segments.models.config import TrainConfig
-    from segments.models.embed import Embedding
+    from segments.models.config import ALGORITHMS, Algorithm, TrainConfig
+    from segments.models.embed import Embedding, embed_segments
     from segments.models.identity import (
         SegmentMatch,
         inherit_names,
@@ -21,15 +22,19 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real names
         member_centroids,
     )
     from segments.models.model import SegmentModel, data_checksum
+    from segments.models.naming import fmt_value, humanize
     from segments.models.preprocess import OutlierCapper, build_preprocessor
-    from segments.models.profiles import Profiles, profile_segments
+    from segments.models.profiles import Profiles, feature_stats, profile_segments
     from segments.models.selection import SELECTION_RULE, Selection, select
     from segments.models.sufficiency import InsufficientDataError, check_sufficiency
-    from segments.models.train import TrainResult
+    from segments.models.train import TrainResult, fit_segmentation
 
 _EXPORTS = {
+    "ALGORITHMS": "config",
+    "Algorithm": "config",
     "TrainConfig": "config",
     "Embedding": "embed",
+    "embed_segments": "embed",
     "SegmentMatch": "identity",
     "inherit_names": "identity",
     "match_segments": "identity",
@@ -38,7 +43,10 @@ _EXPORTS = {
     "data_checksum": "model",
     "OutlierCapper": "preprocess",
     "build_preprocessor": "preprocess",
+    "fmt_value": "naming",
+    "humanize": "naming",
     "Profiles": "profiles",
+    "feature_stats": "profiles",
     "profile_segments": "profiles",
     "SELECTION_RULE": "selection",
     "Selection": "selection",
@@ -46,10 +54,13 @@ _EXPORTS = {
     "InsufficientDataError": "sufficiency",
     "check_sufficiency": "sufficiency",
     "TrainResult": "train",
+    "fit_segmentation": "train",
 }
 
 __all__ = [
+    "ALGORITHMS",
     "SELECTION_RULE",
+    "Algorithm",
     "Embedding",
     "InsufficientDataError",
     "OutlierCapper",
@@ -62,6 +73,11 @@ __all__ = [
     "build_preprocessor",
     "check_sufficiency",
     "data_checksum",
+    "embed_segments",
+    "feature_stats",
+    "fit_segmentation",
+    "fmt_value",
+    "humanize",
     "inherit_names",
     "match_segments",
     "member_centroids",

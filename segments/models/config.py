@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Algorithm = Literal["kmeans", "agglomerative", "gmm", "dbscan", "hdbscan"]
+ALGORITHMS: tuple[str, ...] = get_args(Algorithm)  # the one list: params, CLI help, checks
 Capping = Literal["iqr", "zscore", "none"]
 
 

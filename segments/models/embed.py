@@ -27,7 +27,7 @@ def _frame(ids: np.ndarray, labels: np.ndarray, xy: np.ndarray, id_column: str) 
     )
 
 
-def embed(
+def embed_segments(
     X: np.ndarray,
     labels: np.ndarray,
     customer_ids: np.ndarray,

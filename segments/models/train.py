@@ -41,7 +41,7 @@ from segments.models.sufficiency import InsufficientDataError
 
 log = logging.getLogger(__name__)
 
-# Scores a packaged candidate on past data (segments.backtest): a summary holding at least
+# Scores a packaged candidate on past data (segments.lifecycle.backtest): a summary holding at least
 # business_score (higher better), explained_variance, retention_spread and beats_baseline;
 # None when it cannot be scored.
 BusinessScorer = Callable[[SegmentModel], dict[str, Any] | None]
@@ -190,7 +190,7 @@ def fit_order(features: pd.DataFrame, cols: list[str], id_column: str) -> np.nda
     ).index.to_numpy()
 
 
-def train(
+def fit_segmentation(
     features: pd.DataFrame,
     *,
     id_column: str = "customer_id",

@@ -1,5 +1,14 @@
-"""The run report: one self-contained HTML page per run that an analyst opens without a server.
+"""What people read: the self-contained run report (`data*` read the warehouse, `charts*`
+build plotly figures, `sections` and `html_parts` lay them out, `render` writes one offline
+page, `build` writes it for a run), the run summary artifact (`summary`) and
+`segments status` (`status`)."""
 
-`data` reads what the report shows from the warehouse, `charts*` build plotly figures, and
-`render` assembles the page with plotly.js embedded once (no CDN, works offline).
-"""
+from segments.core.lazy import lazy_exports
+
+_EXPORTS = {
+    "build_report": "build",
+    "report_path": "build",
+    "run_summary": "summary",
+    "status_report": "status",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

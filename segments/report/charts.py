@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from segments.models.naming import humanize
+from segments.models import humanize
 
 SAMPLE_POINTS = 5_000
 PALETTE = qualitative.Plotly + qualitative.D3

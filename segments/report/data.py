@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from segments.feature_sets import FEATURE_SETS, FeatureSet
+from segments.features import FEATURE_SETS, FeatureSet
 from segments.report import data_ops as ops
 from segments.report import data_segments as seg
 from segments.report.sql_util import table_exists
@@ -96,8 +96,7 @@ def load_report_data(
 
 def add_embedding(data: ReportData, *, seed: int, threads: int | None, tsne_sample: int) -> None:
     """PCA and t-SNE of the model's own feature space; a missing artifact becomes a note."""
-    from segments.models import SegmentModel
-    from segments.models.embed import embed
+    from segments.models import SegmentModel, embed_segments
 
     path = Path(data.run.artifact_path)
     if data.features.empty:
@@ -113,7 +112,7 @@ def add_embedding(data: ReportData, *, seed: int, threads: int | None, tsne_samp
         log.warning("report embedding skipped: %s", exc)
         data.embedding_note = f"The model could not transform this run's features: {exc}"
         return
-    emb = embed(
+    emb = embed_segments(
         X,
         data.features["segment_id"].to_numpy(),
         data.features["customer_id"].to_numpy(),

@@ -6,8 +6,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from segments.feature_sets import FeatureSet
-from segments.models.profiles import feature_stats
+from segments.features import FeatureSet
+from segments.models import feature_stats
 from segments.report.sql_util import columns_of, frame, table_exists
 
 RFM_COLUMNS = ("r_score", "fm_score", "rfm_segment")

@@ -7,7 +7,7 @@ from html import escape
 
 import pandas as pd
 
-from segments.models.naming import fmt_value, humanize
+from segments.models import fmt_value, humanize
 
 
 def notice(text: str) -> str:

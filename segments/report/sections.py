@@ -7,7 +7,7 @@ from html import escape
 
 import plotly.graph_objects as go
 
-from segments.models.naming import humanize
+from segments.models import humanize
 from segments.report import charts as ch
 from segments.report import charts_model as cm
 from segments.report.data import ReportData

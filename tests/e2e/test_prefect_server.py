@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from segments.demo import generate_demo
+from segments.demo.generate import generate_demo
 
 PROJECT = Path(__file__).resolve().parents[2]
 PREFECT = str(Path(sys.executable).with_name("prefect"))

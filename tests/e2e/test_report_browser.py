@@ -146,15 +146,15 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The report of a small demo run (300 customers), built with the pipeline's functions."""
-    from segments.db import connect
-    from segments.demo import generate_demo
+    from segments.core.db import connect
+    from segments.core.warehouse import prepare_warehouse
+    from segments.demo.generate import generate_demo
+    from segments.features import build_features
+    from segments.ingest import ingest_landing, refresh_staging
+    from segments.lifecycle import score_customers, train_challenger
     from segments.models import TrainConfig
+    from segments.report import build_report
     from segments.settings import Settings
-    from tasks.cluster import score_customers, train_challenger
-    from tasks.features import build_features
-    from tasks.ingest import ingest_landing, refresh_staging
-    from tasks.report import build_report
-    from tasks.warehouse import prepare_warehouse
 
     settings = Settings(home=tmp_path_factory.mktemp("report-home"), pii_key="test-key")
     generate_demo(settings.landing_dir, customers=300, seed=7)

@@ -52,8 +52,8 @@ out.write_text(json.dumps({"reads": reads, "errors": errors[:20], "error_count":
 
 
 def _support() -> ModuleType:
-    """The publish tests' tiny world (tests/tasks/test_publish_support.py)."""
-    path = Path(__file__).resolve().parents[1] / "tasks" / "test_publish_support.py"
+    """The publish tests' tiny world (tests/publish/publish_world.py)."""
+    path = Path(__file__).resolve().parents[1] / "publish" / "publish_world.py"
     spec = importlib.util.spec_from_file_location("publish_support", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -12,8 +12,8 @@ import pytest
 from pydantic import ValidationError
 
 from flows.params import BackfillParams, NightlyParams, RetrainParams
-from segments.locks import WarehouseBusyError, warehouse_lock
-from segments.serve import build_deployments, deployment_specs
+from segments.cli.serve import build_deployments, deployment_specs
+from segments.core.locks import WarehouseBusyError, warehouse_lock
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -83,7 +83,7 @@ def test_second_writer_waits_then_fails_naming_the_holder(tmp_path):
             textwrap.dedent(f"""
         import time
         from pathlib import Path
-        from segments.locks import warehouse_lock
+        from segments.core.locks import warehouse_lock
         with warehouse_lock(Path({str(tmp_path)!r}), "run-A"):
             print("locked", flush=True)
             time.sleep(30)

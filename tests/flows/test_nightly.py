@@ -10,7 +10,7 @@ import pytest
 
 from flows.nightly_segmentation import nightly_segmentation
 from flows.params import NightlyParams
-from segments.demo import generate_demo
+from segments.demo.generate import generate_demo
 
 AS_OF = date(2026, 1, 1)
 

@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
 from prefect import flow
 
-from segments.quality import CriticalExpectationError
+from segments.core.runs import RunContext
+from segments.core.sql import apply_schema, run_model
+from segments.quality.suites import CriticalExpectationError
 from segments.settings import Settings
-from segments.sql import apply_schema, run_model
 from tasks.validate import artifact_key, validate
 
-PARAMS = {
-    "as_of": date(2024, 1, 1),
-    "date_floor": date(2020, 1, 1),
-    "run_at": datetime(2024, 1, 2),
-}
+AS_OF = date(2024, 1, 1)
 
 
 @flow(name="validate_customers_test")
 def validate_customers(run_id: str) -> list:
-    return validate(Settings(), ["stg_customers"], run_id, "validate_staging", PARAMS)
+    ctx = RunContext(Settings(), run_id, "validate_customers_test", AS_OF)
+    return validate(ctx, "validate_staging", "retail", suites=["stg_customers"])
 
 
 def build_customers(settings: Settings, *, age: int) -> None:

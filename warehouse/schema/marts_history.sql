@@ -1,4 +1,5 @@
--- Mart tables that are appended to by each publish rather than rebuilt (tasks/publish.py).
+-- Mart tables that each publish appends to rather than rebuilds (their SELECTs are
+-- warehouse/marts/segment_history.sql, segment_migration.sql and publishes.sql).
 -- A re-run of the same as_of first removes that as_of's rows, so a publish is never doubled.
 
 -- Grain: one customer's stay in one segment, [valid_from, valid_to); key (customer_id, valid_from).

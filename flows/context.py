@@ -1,0 +1,32 @@
+"""The one preamble of every flow: settings, run id, lock, warehouse prepare, ops.runs rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+from prefect import runtime
+
+from flows.hooks import run_id_of
+from segments.core.runs import RunContext, open_run
+from segments.settings import Settings
+from tasks.warehouse import prepare_warehouse_task
+
+
+@contextmanager
+def flow_run_context(
+    *, as_of: date | None = None, params: dict[str, Any] | None = None
+) -> Iterator[tuple[RunContext, dict[str, Any]]]:
+    """Open this flow run as a pipeline run; every row it records carries the flow's name."""
+    settings = Settings()
+    with open_run(
+        settings,
+        run_id_of(runtime.flow_run),
+        runtime.flow_run.flow_name,
+        as_of=as_of,
+        params=params,
+        prepare=prepare_warehouse_task,
+    ) as opened:
+        yield opened

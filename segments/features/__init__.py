@@ -1,0 +1,20 @@
+"""Features, staging -> features: the named feature sets a model reads and the feature SQL's
+parameters (`sets`), the feature stage that runs warehouse/features/*.sql as of a date and
+writes its lake copy (`build`), and the BG/NBD + Gamma-Gamma lifetime value (`clv`)."""
+
+from segments.core.lazy import lazy_exports
+
+_EXPORTS = {
+    "DEFAULT_FEATURE_SET": "sets",
+    "FEATURE_SETS": "sets",
+    "FeatureSet": "sets",
+    "FeatureSetName": "sets",
+    "feature_params": "sets",
+    "get_feature_set": "sets",
+    "settings_feature_params": "sets",
+    "build_feature_stage": "build",
+    "build_features": "build",
+    "fit_probabilistic_clv": "build",
+    "fit_clv": "clv",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

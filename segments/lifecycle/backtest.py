@@ -1,0 +1,374 @@
+"""Business backtest: what customers of each segment did after a past cutoff.
+
+A segmentation is useful when its segments behave differently afterwards. For a cutoff
+before as_of (default as_of - 90 days) we take the features as of the cutoff, assign each
+customer a segment, and measure in staging, over [cutoff, cutoff + horizon):
+
+- retention: share of the segment's customers who bought again (a purchase invoice);
+- revenue_per_customer_gbp: mean net revenue (purchases minus returns), non-buyers as 0;
+- avg_order_value_gbp: purchase value per purchase invoice (order-weighted);
+- purchases_per_customer: purchase invoices per customer;
+- conversion: web sessions with a purchase event / sessions (null without events).
+
+Summaries over the whole assignment:
+- explained_variance: eta squared of y = log1p(max(future net revenue, 0)) by segment, i.e.
+  between-segment sum of squares / total sum of squares (0 = segments say nothing about
+  future revenue, 1 = they determine it);
+- retention_spread: max - min segment retention (how far apart the best and worst
+  segments are); retention_std, the size-weighted standard deviation, is kept alongside as
+  a check that a tiny extreme segment is not what makes the spread.
+The baseline is the named RFM segment (`rfm_segment`) of the same customers at the cutoff.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from segments.core.sql import run_layer
+from segments.features import feature_params
+
+OUTCOMES_SQL = """
+with
+
+lines as (
+    select
+        customer_id,
+        invoice_id,
+        line_revenue_gbp,
+        -- the purchase/return rule of feat_customer_orders
+        (is_cancellation or quantity < 0) as is_return_line
+    from staging.stg_transactions
+    -- the outcome window: cutoff inclusive, end exclusive (end <= as_of, nothing later)
+    where invoiced_at >= cast($cutoff as date) and invoiced_at < cast($end as date)
+        and customer_id is not null
+),
+
+orders as (
+    select
+        customer_id,
+        invoice_id,
+        bool_or(not is_return_line) as is_purchase,
+        coalesce(sum(line_revenue_gbp) filter (where not is_return_line), 0) as purchase_gbp,
+        sum(line_revenue_gbp) as net_revenue_gbp
+    from lines
+    group by customer_id, invoice_id
+),
+
+sessions as (
+    select
+        customer_id,
+        session_id,
+        bool_or(event_type = 'purchase') as has_purchase
+    from staging.stg_events
+    where event_at >= cast($cutoff as date) and event_at < cast($end as date)
+        and customer_id is not null and session_id is not null
+    group by customer_id, session_id
+),
+
+session_counts as (
+    select
+        customer_id,
+        count(*) as sessions,
+        count(*) filter (where has_purchase) as converted_sessions
+    from sessions
+    group by customer_id
+),
+
+order_counts as (
+    select
+        customer_id,
+        count(*) filter (where is_purchase) as purchases,
+        coalesce(sum(purchase_gbp) filter (where is_purchase), 0) as purchase_gbp,
+        sum(net_revenue_gbp) as net_revenue_gbp
+    from orders
+    group by customer_id
+),
+
+final as (
+    select
+        coalesce(o.customer_id, s.customer_id) as customer_id,
+        coalesce(o.purchases, 0) as purchases,
+        coalesce(o.purchase_gbp, 0.0) as purchase_gbp,
+        coalesce(o.net_revenue_gbp, 0.0) as net_revenue_gbp,
+        s.sessions,
+        s.converted_sessions
+    from order_counts as o
+    full outer join session_counts as s on o.customer_id = s.customer_id
+)
+
+select * from final
+"""
+
+SEGMENTS_SQL = """
+with
+
+outcomes as (
+    select
+        a.segment,
+        coalesce(o.purchases, 0) as purchases,
+        coalesce(o.purchase_gbp, 0.0) as purchase_gbp,
+        coalesce(o.net_revenue_gbp, 0.0) as net_revenue_gbp,
+        -- log revenue: one big buyer must not decide the explained variance
+        ln(1 + greatest(coalesce(o.net_revenue_gbp, 0.0), 0.0)) as log_revenue,
+        o.sessions,
+        o.converted_sessions
+    from _bt_assignments as a
+    left join _bt_outcomes as o on cast(a.customer_id as varchar) = o.customer_id
+)
+
+select
+    segment,
+    count(*) as customers,
+    avg(cast(purchases > 0 as double)) as retention,
+    avg(net_revenue_gbp) as revenue_per_customer_gbp,
+    sum(purchase_gbp) filter (where purchases > 0) / nullif(sum(purchases), 0)
+        as avg_order_value_gbp,
+    avg(purchases) as purchases_per_customer,
+    sum(converted_sessions) / nullif(sum(sessions), 0) as conversion,
+    avg(log_revenue) as mean_log_revenue,
+    var_pop(log_revenue) as var_log_revenue
+from outcomes
+group by segment
+order by segment
+"""
+
+METRICS = [
+    "customers",
+    "retention",
+    "revenue_per_customer_gbp",
+    "avg_order_value_gbp",
+    "purchases_per_customer",
+    "conversion",
+]
+
+
+def backtest_window(
+    as_of: date, horizon_days: int, cutoff: date | None = None
+) -> tuple[date, date]:
+    """Cutoff and end of the outcome window; the end may not pass as_of (no future data)."""
+    if horizon_days < 1:
+        raise ValueError(f"horizon_days must be >= 1, got {horizon_days}")
+    cutoff = cutoff or as_of - timedelta(days=horizon_days)
+    end = cutoff + timedelta(days=horizon_days)
+    if end > as_of:
+        raise ValueError(
+            f"backtest window {cutoff}..{end} ends after as_of {as_of}; move the cutoff "
+            f"to {as_of - timedelta(days=horizon_days)} or earlier, or shorten the horizon"
+        )
+    return cutoff, end
+
+
+def features_as_of(
+    con: duckdb.DuckDBPyConnection,
+    sql_dir: Path,
+    relation: str,
+    cutoff: date,
+    params: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """The feature rows as of a past cutoff, leaving the features schema as it was.
+
+    `params` are the run's feature parameters (its as_of is replaced by the cutoff), so the
+    backtest computes features with the same assumptions as the run. The feature layer is
+    rebuilt inside a transaction that is always rolled back, so features.* stay at the run's
+    as_of (later stages read them) and no reader ever sees the cutoff tables.
+    """
+    layer_params = {**(params or feature_params(cutoff)), "as_of": cutoff}
+    con.execute("begin transaction")
+    try:
+        run_layer(con, sql_dir, "features", layer_params)
+        return con.execute(f"select * from {relation} order by customer_id").df()
+    finally:
+        con.execute("rollback")
+
+
+def customer_outcomes(
+    con: duckdb.DuckDBPyConnection, *, cutoff: date, horizon_days: int
+) -> pd.DataFrame:
+    """Per customer, purchases, revenue and sessions in [cutoff, cutoff + horizon)."""
+    end = cutoff + timedelta(days=horizon_days)
+    return con.execute(OUTCOMES_SQL, {"cutoff": cutoff, "end": end}).df()
+
+
+def summarise(
+    assignments: pd.DataFrame, outcomes: pd.DataFrame
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Per-segment outcomes and the summaries, for one assignment of customers to segments."""
+    if assignments.empty:
+        raise ValueError("no customers to backtest; the features at the cutoff are empty")
+    con = duckdb.connect()
+    try:
+        con.register("_bt_assignments", assignments[["customer_id", "segment"]])
+        con.register("_bt_outcomes", outcomes)
+        per = con.execute(SEGMENTS_SQL).df()
+    finally:
+        con.close()
+    return per[["segment", *METRICS]], _summary(per)
+
+
+def _summary(per: pd.DataFrame) -> dict[str, Any]:
+    """Eta squared of log future revenue and the spread of retention across segments."""
+    n = per["customers"].astype(float)
+    total = float(n.sum())
+    grand = float((n * per["mean_log_revenue"]).sum() / total)
+    between = float((n * (per["mean_log_revenue"] - grand) ** 2).sum())
+    within = float((n * per["var_log_revenue"].fillna(0.0)).sum())
+    retention = per["retention"].astype(float)
+    overall = float((n * retention).sum() / total)
+    weighted_var = float((n * (retention - overall) ** 2).sum() / total)
+    return {
+        "customers": int(total),
+        "segments": len(per),
+        "explained_variance": between / (between + within) if between + within > 0 else 0.0,
+        "retention_spread": float(retention.max() - retention.min()),
+        "retention_std": math.sqrt(weighted_var),
+        "retention": overall,
+        "revenue_per_customer_gbp": float((n * per["revenue_per_customer_gbp"]).sum() / total),
+    }
+
+
+def backtest_assignments(
+    con: duckdb.DuckDBPyConnection,
+    assignments: pd.DataFrame,
+    *,
+    cutoff: date,
+    horizon_days: int,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Backtest one assignment (customer_id, segment) over [cutoff, cutoff + horizon)."""
+    outcomes = customer_outcomes(con, cutoff=cutoff, horizon_days=horizon_days)
+    return summarise(assignments, outcomes)
+
+
+def beats(summary: dict[str, Any], baseline: dict[str, Any]) -> bool:
+    """True when segments beat the baseline on explained variance and on retention spread."""
+    return bool(
+        summary["explained_variance"] > baseline["explained_variance"]
+        and summary["retention_spread"] > baseline["retention_spread"]
+    )
+
+
+def business_score(summary: dict[str, Any], baseline: dict[str, Any] | None) -> float:
+    """Mean lift over the baseline of the two summaries (1.0 = as good as RFM)."""
+    if baseline is None:
+        return float(np.mean([summary["explained_variance"], summary["retention_spread"]]))
+    lifts = [
+        summary[key] / baseline[key] if baseline[key] > 0 else summary[key]
+        for key in ("explained_variance", "retention_spread")
+    ]
+    return float(np.mean(lifts))
+
+
+def history_before(con: duckdb.DuckDBPyConnection, cutoff: date) -> int:
+    """Days of transaction history before the cutoff (0 when there is none)."""
+    row = con.execute(
+        "select coalesce(datediff('day', min(invoiced_at), cast($cutoff as timestamp)), 0) "
+        "from staging.stg_transactions where invoiced_at < $cutoff",
+        {"cutoff": cutoff},
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+@dataclass
+class Backtest:
+    """Features and outcomes at one cutoff, ready to backtest any model on them."""
+
+    cutoff: date
+    horizon_days: int
+    frame: pd.DataFrame  # features as of the cutoff
+    outcomes: pd.DataFrame  # customer_outcomes over [cutoff, cutoff + horizon)
+    baseline_segments: pd.DataFrame | None = None  # rfm_baseline per segment
+    baseline: dict[str, Any] | None = None  # rfm_baseline summary
+
+    def run(self, model: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
+        """Assign the cutoff customers with the model's predict and summarise their outcomes."""
+        labels = model.predict(self.frame)
+        assigned = pd.DataFrame({"customer_id": self.frame["customer_id"], "segment": labels})
+        return summarise(assigned, self.outcomes)
+
+    def score(self, model: Any) -> dict[str, Any]:
+        """The summary plus business_score and beats_baseline, for the selection rule."""
+        summary = self.run(model)[1]
+        summary["business_score"] = business_score(summary, self.baseline)
+        summary["beats_baseline"] = (
+            beats(summary, self.baseline) if self.baseline is not None else None
+        )
+        return summary
+
+
+def prepare_backtest(
+    con: duckdb.DuckDBPyConnection,
+    sql_dir: Path,
+    *,
+    relation: str,
+    as_of: date,
+    horizon_days: int,
+    cutoff: date | None = None,
+    min_customers: int = 50,
+    min_history_days: int = 90,
+    params: Mapping[str, Any] | None = None,
+) -> Backtest | str:
+    """Features, outcomes and the RFM baseline at the cutoff; or why the backtest is skipped."""
+    if horizon_days == 0:
+        return "backtest disabled (backtest_horizon_days = 0)"
+    if relation != "features.customer_features":
+        return f"{relation} has no purchase history to backtest against"
+    cutoff, _ = backtest_window(as_of, horizon_days, cutoff)
+    days = history_before(con, cutoff)
+    if days < min_history_days:
+        return (
+            f"only {days} days of history before the backtest cutoff {cutoff} (need "
+            f"{min_history_days} + a {horizon_days}-day horizon); backtest skipped"
+        )
+    frame = features_as_of(con, sql_dir, relation, cutoff, params)
+    if len(frame) < min_customers:
+        return f"only {len(frame)} customers at the backtest cutoff {cutoff}; backtest skipped"
+    outcomes = customer_outcomes(con, cutoff=cutoff, horizon_days=horizon_days)
+    test = Backtest(cutoff, horizon_days, frame, outcomes)
+    if "rfm_segment" in frame:
+        rfm = frame[["customer_id", "rfm_segment"]].rename(columns={"rfm_segment": "segment"})
+        test.baseline_segments, test.baseline = summarise(rfm, outcomes)
+    return test
+
+
+def backtest_rows(
+    per: pd.DataFrame,
+    summary: dict[str, Any],
+    *,
+    segment_ids: dict[Any, int] | None = None,
+    segment_names: dict[Any, str] | None = None,
+) -> pd.DataFrame:
+    """ops.backtests rows: one per segment, then the total (segment_id and name null)."""
+    rows = per.copy()
+    rows["segment_id"] = rows["segment"].map(segment_ids) if segment_ids else None
+    rows["segment_name"] = (
+        rows["segment"].map(segment_names) if segment_names else rows["segment"].astype(str)
+    )
+    n = rows["customers"].astype(float)
+    orders = n * rows["purchases_per_customer"]
+    total = {
+        "segment_id": None,
+        "segment_name": None,
+        "customers": int(n.sum()),
+        "retention": summary["retention"],
+        "revenue_per_customer_gbp": summary["revenue_per_customer_gbp"],
+        "avg_order_value_gbp": float(
+            (orders * rows["avg_order_value_gbp"].fillna(0)).sum() / orders.sum()
+        )
+        if orders.sum() > 0
+        else None,
+        "purchases_per_customer": float(orders.sum() / n.sum()),
+        "conversion": None,
+        "explained_variance": summary["explained_variance"],
+        "retention_spread": summary["retention_spread"],
+        "retention_std": summary["retention_std"],
+    }
+    rows = rows.drop(columns="segment")
+    return pd.concat([rows, pd.DataFrame([total])], ignore_index=True)

@@ -1,0 +1,12 @@
+"""Publishing, scores -> marts -> readers: the candidate table and the marts written in one
+transaction (`marts`), the files readers see, written pending and renamed together
+(`pending`), serving.duckdb and the lake Parquet (`serving`) and CRM exports (`exports`)."""
+
+from segments.core.lazy import lazy_exports
+
+_EXPORTS = {
+    "build_candidate": "marts",
+    "publish_segments": "marts",
+    "export_snapshot": "exports",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,0 +1,256 @@
+"""Great Expectations plumbing: a throwaway context whose SQL datasource rides on our DuckDB.
+
+GX is imported lazily (it takes seconds) and with analytics off, so importing this module
+does no work and sends nothing anywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+from jinja2 import BytecodeCache, FileSystemBytecodeCache
+from jinja2.bccache import Bucket
+
+from segments.quality.sql_checks import batch_sql, sample_rows, sql_text, validation_connection
+
+if TYPE_CHECKING:
+    from great_expectations.core import ExpectationSuiteValidationResult
+    from great_expectations.data_context import EphemeralDataContext
+
+DOCS_SITE = "segments_dq"
+_JINJA_CACHE = "jinja"  # under docs_dir/_gx_store: compiled Data Docs templates
+
+
+_COMPILED: dict[str, bytes] = {}  # template key -> bytecode, for this process
+
+
+class _TemplateCache(BytecodeCache):
+    """Jinja bytecode cache: in memory for this process, and on disk under the run's docs_dir.
+
+    GX gives every Data Docs view its own Jinja environment and compiles its ~50 templates
+    anew for each (3 to 4 views per suite): that compiling was most of the Data Docs time.
+    Compiled templates do not depend on the environment (filters are looked up when a
+    template renders) and Jinja keys them by source checksum, so one cache serves all views.
+    """
+
+    def __init__(self, directory: str | None) -> None:
+        self.disk = None
+        if directory:
+            Path(directory).mkdir(parents=True, exist_ok=True)
+            self.disk = FileSystemBytecodeCache(directory)
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = _COMPILED.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+        elif self.disk is not None:
+            self.disk.load_bytecode(bucket)
+            if bucket.code is not None:
+                _COMPILED[bucket.key] = bucket.bytecode_to_string()
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        _COMPILED[bucket.key] = bucket.bytecode_to_string()
+        if self.disk is not None:
+            self.disk.dump_bytecode(bucket)
+
+
+def _cached_view(base_name: str) -> type:
+    from great_expectations.render import view as gx_view
+
+    base = getattr(gx_view, base_name)
+
+    def __init__(self: Any, template_cache_dir: str | None = None, **kwargs: Any) -> None:
+        base.__init__(self, **kwargs)
+        self.env.bytecode_cache = _TemplateCache(template_cache_dir)
+
+    return type(f"Cached{base_name}", (base,), {"__init__": __init__, "__module__": __name__})
+
+
+def __getattr__(name: str) -> type:
+    """GX instantiates Data Docs views by module and class name; build them on first use."""
+    if name in ("CachedDefaultJinjaPageView", "CachedDefaultJinjaIndexPageView"):
+        view = _cached_view(name.removeprefix("Cached"))
+        globals()[name] = view
+        return view
+    raise AttributeError(name)
+
+
+def gx_context(docs_dir: Path | None) -> EphemeralDataContext:
+    """A context that writes nothing but Data Docs (and their result store) under docs_dir.
+
+    Results go to a filesystem store in docs_dir/_gx_store so the suites of every stage of a
+    run (one context per stage) appear in one shared index page.
+    """
+    os.environ["GX_ANALYTICS_ENABLED"] = "false"  # before GX reads its config
+    import great_expectations as gx
+
+    # GX has no DuckDB type module and says so once per type check; generic types are meant.
+    logging.getLogger("great_expectations.expectations.type_comparison").setLevel(logging.ERROR)
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    defaults = InMemoryStoreBackendDefaults(init_temp_docs_sites=False)
+    config = DataContextConfig(
+        store_backend_defaults=defaults,
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False),
+    )
+    if docs_dir is not None:
+        store = docs_dir / "_gx_store"
+        for name, sub in (
+            (defaults.expectations_store_name, "expectations"),
+            (defaults.validation_results_store_name, "validations"),
+        ):
+            config.stores[name]["store_backend"] = {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(store / sub),
+            }
+        page_view = {
+            "module_name": __name__,
+            "class_name": "CachedDefaultJinjaPageView",
+            "template_cache_dir": str(store / _JINJA_CACHE),
+        }
+        config.data_docs_sites = {
+            DOCS_SITE: {
+                "class_name": "SiteBuilder",
+                "show_how_to_buttons": False,
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(docs_dir),
+                },
+                "site_section_builders": {
+                    section: {"view": page_view}
+                    for section in ("expectations", "validations", "profiling")
+                },
+                "site_index_builder": {
+                    "class_name": "DefaultSiteIndexBuilder",
+                    "view": {**page_view, "class_name": "CachedDefaultJinjaIndexPageView"},
+                },
+            }
+        }
+    return gx.get_context(project_config=config, mode="ephemeral")
+
+
+@dataclass
+class SuiteRun:
+    """One suite to validate: its JSON document and its parameters, already resolved.
+
+    `parameters` become DuckDB variables for SQL text; `gx_params` feed `$PARAMETER` kwargs.
+    """
+
+    doc: dict[str, Any]
+    parameters: dict[str, Any]
+    gx_params: dict[str, Any]
+
+
+def _expectations(doc: dict[str, Any]) -> list[Any]:
+    """The suite's expectations as GX objects; a typo fails here instead of being skipped."""
+    from great_expectations.expectations.expectation_configuration import (
+        ExpectationConfiguration,
+    )
+
+    from segments.quality import custom as gx_expectations
+
+    expectations = []
+    for number, written in enumerate(doc["expectations"], start=1):
+        kind, kwargs = written["type"], dict(written["kwargs"])
+        if kind == gx_expectations.SUITE_TYPE:
+            kind = gx_expectations.GX_TYPE  # same check, its query run once (see module)
+            kwargs["unexpected_rows_query"] = sql_text(kwargs["unexpected_rows_query"])
+        try:
+            numbered = {**written.get("meta", {}), "number": number}  # maps results to JSON
+            config = ExpectationConfiguration(type=kind, kwargs=kwargs, meta=numbered)
+            expectations.append(config.to_domain_obj())
+        except Exception as error:  # GX would drop it silently; a typo must not pass
+            raise ValueError(
+                f"suite {doc['name']!r}: expectation #{number} ({written.get('type')}) is "
+                f"invalid: {error}"
+            ) from error
+    return expectations
+
+
+def run_suites_gx(
+    con: duckdb.DuckDBPyConnection,
+    runs: list[SuiteRun],
+    *,
+    run_id: str,
+    docs_dir: Path | None,
+    db_path: Path | None,
+) -> tuple[list[tuple[ExpectationSuiteValidationResult, float]], Path | None]:
+    """Validate suites where the data lives, in one GX context; Data Docs built once at the end.
+
+    Returns each suite's result with its seconds, and the Data Docs index. Each suite gets its
+    own datasource, so its SQL sees its own variables (two suites may tune one name apart).
+    """
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+    from sqlalchemy.pool import StaticPool
+
+    context = gx_context(docs_dir)
+    url = f"duckdb:///{db_path}" if db_path else "duckdb:///:memory:"  # dialect only
+    gx_run_id = RunIdentifier(run_name=run_id, run_time=datetime.now(UTC))
+    results, built = [], []
+    for run in runs:
+        started = time.perf_counter()
+        name, meta = run.doc["name"], run.doc["meta"]
+        datasource = context.data_sources.add_sql(
+            name=name,
+            connection_string=url,
+            create_temp_table=False,  # no copy of the batch: metrics query the relation itself
+            kwargs={
+                "poolclass": StaticPool,
+                "creator": lambda variables=run.parameters: validation_connection(con, variables),
+            },
+        )
+        schema, table = meta["relation"].split(".")
+        if meta.get("batch_filter"):
+            asset = datasource.add_query_asset(name=name, query=batch_sql(meta))
+        else:
+            asset = datasource.add_table_asset(name=name, table_name=table, schema_name=schema)
+        suite = context.suites.add_or_update(  # a rerun of the run_id replaces it
+            gx.ExpectationSuite(name=name, expectations=_expectations(run.doc), meta=dict(meta))
+        )
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(
+                name=name, data=asset.add_batch_definition_whole_table("batch"), suite=suite
+            )
+        )
+        result = definition.run(  # stores the result for Data Docs
+            expectation_parameters=run.gx_params,
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
+            run_id=gx_run_id,
+        )
+        for outcome in result.results:
+            config = outcome.expectation_config
+            if "unexpected_rows_query" in config.kwargs and not outcome.success:
+                outcome.result.setdefault("details", {})["unexpected_rows"] = sample_rows(
+                    con, config.kwargs["unexpected_rows_query"], meta, run.parameters
+                )
+        suite_id = ExpectationSuiteIdentifier(name=name)
+        built += [
+            suite_id,
+            ValidationResultIdentifier(
+                expectation_suite_identifier=suite_id,
+                run_id=gx_run_id,
+                batch_identifier=result.batch_id,
+            ),
+        ]
+        results.append((result, time.perf_counter() - started))
+    if docs_dir is None:
+        return results, None
+    context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=built)
+    return results, docs_dir / "index.html"

@@ -1,0 +1,214 @@
+"""Data-quality gates: run a JSON expectation suite against a warehouse relation.
+
+Suites live in expectations/<suite>.json (GX 1.x ExpectationSuite shape plus our meta), so
+adding or tuning a check is a JSON edit. Every result lands in ops.dq_results; the caller
+decides whether to stop with `raise_on_critical`. See docs/data-quality.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from segments.quality.gx import SuiteRun, run_suites_gx
+from segments.quality.params import gx_parameters, suite_parameters
+from segments.quality.results import COLUMNS, result_rows, write_results
+
+logger = logging.getLogger(__name__)
+SEVERITIES = ("critical", "warning")
+_RELATION = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+_FAILURE_KEYS = (
+    "suite",
+    "relation",
+    "expectation_type",
+    "column_name",
+    "observed_value",
+    "unexpected_count",
+    "severity",
+)
+
+
+class CriticalExpectationError(RuntimeError):
+    """A critical expectation failed: the stage stops and nothing is published."""
+
+
+@dataclass
+class SuiteOutcome:
+    """What one suite found; `success` means no critical failure (warnings never block)."""
+
+    suite: str
+    relation: str
+    success: bool
+    critical_failures: list[dict]
+    warnings: list[dict]
+    results: pd.DataFrame
+    docs_path: Path | None
+    seconds: float
+
+
+def load_suite(expectations_dir: Path, suite_name: str) -> dict[str, Any]:
+    """Read and check a suite file, so a typo fails loudly instead of skipping a check."""
+    path = Path(expectations_dir) / f"{suite_name}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no suite {suite_name!r}: expected {path}")
+    try:
+        doc = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from error
+    problems = []
+    if doc.get("name") != suite_name:
+        problems.append(f'"name" must be {suite_name!r} (the file stem)')
+    relation = (doc.get("meta") or {}).get("relation", "")
+    if not _RELATION.match(relation):
+        problems.append('"meta.relation" must be "schema.table" in lower_snake_case')
+    if not doc.get("expectations"):
+        problems.append('"expectations" must list at least one expectation')
+    for number, expectation in enumerate(doc.get("expectations") or [], start=1):
+        severity = (expectation.get("meta") or {}).get("severity")
+        if severity not in SEVERITIES:
+            problems.append(
+                f"expectation #{number} ({expectation.get('type')}): "
+                f'"meta.severity" must be one of {SEVERITIES}, got {severity!r}'
+            )
+        if not isinstance(expectation.get("kwargs"), dict):
+            problems.append(f'expectation #{number}: "kwargs" must be an object')
+    if problems:
+        raise ValueError(f"{path}: " + "; ".join(problems))
+    return doc
+
+
+def applies(meta: dict[str, Any], params: dict[str, Any]) -> bool:
+    """A suite listing `feature_sets` runs only for those (no transactions: no RFM checks)."""
+    wanted = meta.get("feature_sets")
+    return not wanted or params.get("feature_set") in (None, *wanted)
+
+
+def _records(frame: pd.DataFrame, written: list[dict[str, Any]]) -> list[dict]:
+    records = []
+    for index, row in frame.iterrows():
+        record = {key: row[key] for key in _FAILURE_KEYS}
+        record["unexpected_count"] = (
+            None if pd.isna(record["unexpected_count"]) else int(record["unexpected_count"])
+        )
+        record["why"] = written[index]["meta"].get("why", "")
+        records.append(record)
+    return records
+
+
+def _skipped(suite_name: str, relation: str, params: dict[str, Any]) -> SuiteOutcome:
+    logger.info(
+        "suite %s skipped: feature_set %r is not in its meta.feature_sets",
+        suite_name,
+        params.get("feature_set"),
+    )
+    return SuiteOutcome(
+        suite_name, relation, True, [], [], pd.DataFrame(columns=COLUMNS), None, 0.0
+    )
+
+
+def validate_suites(
+    con: duckdb.DuckDBPyConnection,
+    suite_names: list[str],
+    *,
+    expectations_dir: Path,
+    run_id: str,
+    stage: str,
+    params: dict[str, Any],
+    docs_dir: Path | None = None,
+    db_path: Path | None = None,
+) -> list[SuiteOutcome]:
+    """Validate the relations the suites name, record every result, build Data Docs; never gates.
+
+    Validation runs inside DuckDB (GX SQL datasource on a cursor of `con`), so nothing is
+    copied out of the warehouse. The suites of a stage share one GX context and one Data Docs
+    build, which are most of GX's fixed cost. `db_path` only labels the datasource in Data Docs.
+    """
+    docs = [load_suite(expectations_dir, name) for name in suite_names]
+    runs = [
+        SuiteRun(doc, parameters, gx_parameters(parameters))
+        for doc in docs
+        if applies(doc["meta"], params)
+        for parameters in [suite_parameters(con, doc["meta"], {"run_id": run_id, **params})]
+    ]
+    validated, index = (
+        run_suites_gx(
+            con,
+            runs,
+            run_id=run_id,
+            docs_dir=Path(docs_dir) if docs_dir is not None else None,
+            db_path=db_path,
+        )
+        if runs
+        else ([], None)
+    )
+    by_name = {run.doc["name"]: pair for run, pair in zip(runs, validated, strict=True)}
+    outcomes = []
+    for doc in docs:
+        name, relation = doc["name"], doc["meta"]["relation"]
+        if name not in by_name:
+            outcomes.append(_skipped(name, relation, params))
+            continue
+        suite_result, seconds = by_name[name]
+        frame = result_rows(
+            suite_result,
+            run_id=run_id,
+            stage=stage,
+            suite=name,
+            relation=relation,
+            written=doc["expectations"],
+        )
+        write_results(con, frame)
+        failed = frame[~frame["success"]]
+        outcomes.append(
+            SuiteOutcome(
+                suite=name,
+                relation=relation,
+                success=not (failed["severity"] == "critical").any(),
+                critical_failures=_records(
+                    failed[failed["severity"] == "critical"], doc["expectations"]
+                ),
+                warnings=_records(failed[failed["severity"] == "warning"], doc["expectations"]),
+                results=frame,
+                docs_path=index,
+                seconds=seconds,
+            )
+        )
+    return outcomes
+
+
+def validate_suite(con: duckdb.DuckDBPyConnection, suite_name: str, **kwargs: Any) -> SuiteOutcome:
+    """One suite on its own (tests, one-off checks); the flow validates a stage's suites at once."""
+    (outcome,) = validate_suites(con, [suite_name], **kwargs)
+    return outcome
+
+
+def describe(failure: dict[str, Any]) -> str:
+    """One line naming suite, expectation (type + column) and what was observed."""
+    name = failure.get("column_name")
+    column = f"(column={name})" if isinstance(name, str) and name else "()"
+    why = f" [why: {failure['why']}]" if failure.get("why") else ""
+    return (
+        f"{failure['suite']} ({failure['relation']}): {failure['expectation_type']}{column} "
+        f"observed {failure['observed_value']}{why}"
+    )
+
+
+def raise_on_critical(outcomes: list[SuiteOutcome]) -> None:
+    """Stop the stage if any critical expectation failed, naming each one."""
+    failures = [failure for outcome in outcomes for failure in outcome.critical_failures]
+    if not failures:
+        return
+    lines = "\n".join(f"  - {describe(failure)}" for failure in failures)
+    raise CriticalExpectationError(
+        f"{len(failures)} critical expectation(s) failed; nothing is published and the last "
+        f"good segments stay served:\n{lines}\n"
+        "Fix the data and rerun; if a rule is wrong, tune expectations/<suite>.json "
+        "(see docs/data-quality.md). All results: ops.dq_results."
+    )

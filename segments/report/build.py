@@ -1,0 +1,38 @@
+"""Build the run report: reports/<run_id>/index.html and reports/latest/index.html."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import duckdb
+
+from segments.report.data import load_report_data
+from segments.report.render import render_html, safe_dirname, write_atomic
+from segments.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def report_path(settings: Settings, run_id: str) -> Path:
+    """reports/<run_id>/index.html under the settings' home."""
+    return settings.reports_dir / safe_dirname(run_id) / "index.html"
+
+
+def build_report(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> Path:
+    """Write reports/<run_id>/index.html and reports/latest/index.html; return the first."""
+    started = time.perf_counter()
+    data = load_report_data(con, run_id, seed=settings.seed, threads=settings.model_threads)
+    page, charts = render_html(data)
+    path = write_atomic(report_path(settings, run_id), page)
+    write_atomic(settings.reports_dir / "latest" / "index.html", page)
+    log.info(
+        "report of run %s: %d charts, %.1f MB, %.1f s -> %s",
+        run_id,
+        charts,
+        len(page.encode()) / 1e6,
+        time.perf_counter() - started,
+        path,
+    )
+    return path
