@@ -33,7 +33,7 @@ group by 1
 """
 FLOOR_STAGED_SQL = """
 select customer_id, max(invoiced_at) as last_ts, count(distinct invoice_id) as orders,
-       sum(quantity * unit_price_gbp) as revenue
+       sum(quantity * unit_price) as revenue
 from wh.staging.stg_transactions
 group by 1
 """

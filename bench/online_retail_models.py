@@ -40,12 +40,12 @@ select
     StockCode as product_code,
     Description as description,
     Quantity as quantity,
-    UnitPrice as unit_price_gbp,
+    UnitPrice as unit_price,
     InvoiceDate as invoiced_at,
     cast(cast(CustomerID as bigint) as varchar) as customer_id,
     Country as country,
     starts_with(InvoiceNo, 'C') as is_cancellation,
-    Quantity * UnitPrice as line_revenue_gbp
+    Quantity * UnitPrice as line_revenue
 from read_csv($path, header = true, columns = {
     'InvoiceNo': 'varchar', 'StockCode': 'varchar', 'Description': 'varchar',
     'Quantity': 'integer', 'InvoiceDate': 'timestamp', 'UnitPrice': 'double',
@@ -91,8 +91,8 @@ def run(home: Path, algorithms: list[str], path: Path = ONLINE_RETAIL) -> dict:
         ).df()
         backtests = con.execute(
             "select method, coalesce(segment_name, 'all') as segment, customers, "
-            "round(retention, 3) as retention, round(revenue_per_customer_gbp, 1) as rev_gbp, "
-            "round(avg_order_value_gbp, 1) as aov_gbp, "
+            "round(retention, 3) as retention, round(revenue_per_customer, 1) as rev, "
+            "round(avg_order_value, 1) as aov, "
             "round(purchases_per_customer, 2) as purchases, "
             "round(explained_variance, 3) as ev, round(retention_spread, 3) as spread, "
             "round(retention_std, 3) as ret_std "

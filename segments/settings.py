@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     project_dir: Path = Field(
         default=PROJECT_DIR, description="Where warehouse/ and expectations/ live."
     )
+    currency: str = Field(
+        default="GBP",
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 code of every money column (names carry no currency).",
+    )
     date_floor: date = Field(default=date(2000, 1, 1), description="No valid event is older.")
     min_customers: int = Field(default=50, description="Refuse to train on fewer customers.")
     min_history_days: int = Field(default=90, description="Refuse to train on less history.")
@@ -42,12 +47,12 @@ class Settings(BaseSettings):
         default=0.3,
         ge=0,
         le=1,
-        description="Gross margin as a fraction of net revenue, for predicted_clv_gbp.",
+        description="Gross margin as a fraction of net revenue, for predicted_clv.",
     )
     clv_expected_lifetime_months: float = Field(
         default=24,
         gt=0,
-        description="Months a customer keeps buying at the current rate, for predicted_clv_gbp.",
+        description="Months a customer keeps buying at the current rate, for predicted_clv.",
     )
     threads: int | None = Field(default=None, description="DuckDB threads (None: all cores).")
     memory_limit: str | None = Field(

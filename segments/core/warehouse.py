@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from segments.core.db import connect
+from segments.core.migrations import migrate
 from segments.core.sql import apply_schema
 from segments.settings import Settings
 
@@ -18,4 +19,5 @@ def prepare_warehouse(settings: Settings) -> None:
     ):
         folder.mkdir(parents=True, exist_ok=True)
     with connect(settings) as con:
+        migrate(con)  # before the schema: `create table if not exists` never alters a table
         apply_schema(con, settings.sql_dir)

@@ -40,7 +40,7 @@ def fit_probabilistic_clv(
 ) -> dict[str, Any]:
     """BG/NBD + Gamma-Gamma on this as_of's lifetimes summary -> features.customer_clv."""
     summary = con.execute(
-        "select customer_id, lt_frequency, lt_recency_days, lt_t_days, lt_monetary_gbp "
+        "select customer_id, lt_frequency, lt_recency_days, lt_t_days, lt_monetary "
         "from features.customer_features where as_of = $as_of order by customer_id",
         {"as_of": as_of},
     ).df()
@@ -65,7 +65,7 @@ def fit_probabilistic_clv(
         "fitted": True,
         "bgnbd": asdict(fit.bgnbd),
         "gamma_gamma": asdict(fit.gamma_gamma) if fit.gamma_gamma else None,
-        "total_clv_gbp": round(float(frame["clv_gbp"].sum()), 2),
+        "total_clv": round(float(frame["clv"].sum()), 2),
     }
 
 

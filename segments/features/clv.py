@@ -16,7 +16,7 @@ References
   Analysis", JMR 42(4); Fader & Hardie (2013), "The Gamma-Gamma Model of Monetary Value".
 
 Inputs are the lifetimes summary the feature layer computes (features.customer_features:
-lt_frequency, lt_recency_days, lt_t_days, lt_monetary_gbp), in days.
+lt_frequency, lt_recency_days, lt_t_days, lt_monetary), in days.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ SUMMARY_COLUMNS = [
     "lt_frequency",
     "lt_recency_days",
     "lt_t_days",
-    "lt_monetary_gbp",
+    "lt_monetary",
 ]
 DAYS_PER_MONTH = 30.0  # lifetimes' customer_lifetime_value convention for freq="D"
 MIN_REPEAT_CUSTOMERS = 10  # below this the Gamma-Gamma fit is not identified; fall back
@@ -317,7 +317,7 @@ def fit_clv(
 
     summary: one row per customer with SUMMARY_COLUMNS (e.g. read from
     features.customer_features). Returns per customer: expected_purchases_horizon, p_alive,
-    expected_avg_value_gbp, clv_gbp (gross of returns: lifetimes' monetary is purchase value).
+    expected_avg_value, clv (gross of returns: lifetimes' monetary is purchase value).
     horizon_months are months of 30 days (lifetimes' convention); the discount rate is monthly.
     penalizer: L2 penalty for both fits (as lifetimes' penalizer_coef; try 0.001-0.1 when a
     small or odd customer base will not converge).
@@ -328,7 +328,7 @@ def fit_clv(
     x = summary["lt_frequency"].to_numpy(dtype=float)
     t_x = summary["lt_recency_days"].to_numpy(dtype=float)
     big_t = summary["lt_t_days"].to_numpy(dtype=float)
-    m = summary["lt_monetary_gbp"].to_numpy(dtype=float)
+    m = summary["lt_monetary"].to_numpy(dtype=float)
 
     bgnbd = fit_bgnbd(x, t_x, big_t, seed=seed, penalizer=penalizer)
     try:
@@ -350,8 +350,8 @@ def fit_clv(
                 bgnbd, horizon_months * DAYS_PER_MONTH, x, t_x, big_t
             ),
             "p_alive": probability_alive(bgnbd, x, t_x, big_t),
-            "expected_avg_value_gbp": value,
-            "clv_gbp": discounted_clv(
+            "expected_avg_value": value,
+            "clv": discounted_clv(
                 bgnbd, value, x, t_x, big_t, horizon_months, monthly_discount_rate
             ),
         }

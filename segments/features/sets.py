@@ -14,7 +14,7 @@ from segments.settings import Settings
 
 # Parameters of warehouse/features/*.sql besides $as_of -> the setting that supplies each
 # (SEGMENTS_CLV_MARGIN: gross margin of net revenue; SEGMENTS_CLV_EXPECTED_LIFETIME_MONTHS:
-# months a customer keeps buying at the current rate; both for predicted_clv_gbp). The runner
+# months a customer keeps buying at the current rate; both for predicted_clv). The runner
 # binds only what a file uses and fails on a missing one, so pass a whole dict from
 # `feature_params` or `settings_feature_params`.
 FEATURE_PARAM_SETTINGS = {
@@ -63,23 +63,23 @@ class FeatureSet:
 _RETAIL_NUMERIC = [
     "recency_days",
     "frequency",
-    "monetary_gbp",
-    "avg_order_value_gbp",
+    "monetary",
+    "avg_order_value",
     "tenure_days",
     "purchases_per_month",
     "distinct_products",
     "return_rate",
-    "revenue_90d_gbp",
+    "revenue_90d",
     "revenue_trend_qoq",
 ]
 # money and counts: long right tails, compressed with log1p before scaling
 _RETAIL_SKEWED = [
     "frequency",
-    "monetary_gbp",
-    "avg_order_value_gbp",
+    "monetary",
+    "avg_order_value",
     "purchases_per_month",
     "distinct_products",
-    "revenue_90d_gbp",
+    "revenue_90d",
 ]
 
 FEATURE_SETS: dict[str, FeatureSet] = {
@@ -102,13 +102,13 @@ FEATURE_SETS: dict[str, FeatureSet] = {
     ),
     "demographic": FeatureSet(
         relation="features.customer_features_demographic",
-        numeric=["age_years", "annual_income_gbp", "spending_score"],
+        numeric=["age_years", "annual_income", "spending_score"],
         categorical=["gender"],
         description="customer attributes only (the Mall Customers case)",
     ),
     "demographic_income_spend": FeatureSet(
         relation="features.customer_features_demographic",
-        numeric=["annual_income_gbp", "spending_score"],
+        numeric=["annual_income", "spending_score"],
         description="income and spending score only: the original Mall Customers brief",
     ),
 }

@@ -24,7 +24,7 @@ ENTITY_COLUMNS: dict[str, tuple[str, ...]] = {
         "product_code",
         "description",
         "quantity",
-        "unit_price_gbp",
+        "unit_price",
         "invoiced_at",
         "customer_id",
         "country",
@@ -36,7 +36,7 @@ ENTITY_COLUMNS: dict[str, tuple[str, ...]] = {
         "gender",
         "birth_date",
         "age_years",
-        "annual_income_gbp",
+        "annual_income",
         "spending_score",
         "country",
         "signup_date",
@@ -47,6 +47,11 @@ ENTITY_TABLE = {
     "transactions": "staging.stg_transactions",
     "customers": "staging.customer_versions",
     "events": "staging.stg_events",
+}
+# Target names of 0.1 that carried a currency (CHANGELOG 0.2.0): named in the error, not kept.
+RENAMED_TARGETS = {
+    "unit_price_gbp": "unit_price",
+    "annual_income_gbp": "annual_income",
 }
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
 _COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -137,6 +142,12 @@ class SourceMapping(BaseModel):
     def _columns_fit_entity(self) -> SourceMapping:
         allowed = ENTITY_COLUMNS[self.entity]
         unknown = [c for c in self.columns if c not in allowed]
+        renamed = [f"{c} is now {RENAMED_TARGETS[c]}" for c in unknown if c in RENAMED_TARGETS]
+        if renamed:
+            raise ValueError(
+                f"{self.name}: money columns carry no currency since 0.2.0: "
+                f"{'; '.join(renamed)} (rename the key in the mapping; see CHANGELOG.md)"
+            )
         if unknown:
             raise ValueError(
                 f"{self.name}: columns {unknown} are not {self.entity} columns "

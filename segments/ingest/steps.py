@@ -129,7 +129,7 @@ def stage(con: duckdb.DuckDBPyConnection, mapping: SourceMapping, load_id: str) 
         # returns stay as negative lines; revenue is signed so net revenue sums correctly
         extra = (
             ", starts_with(upper(invoice_id), 'C') as is_cancellation, "
-            "round(quantity * unit_price_gbp, 4) as line_revenue_gbp"
+            "round(quantity * unit_price, 4) as line_revenue"
         )
     elif mapping.entity == "customers":
         extra = ", now()::timestamp as loaded_at"

@@ -5,8 +5,8 @@ before as_of (default as_of - 90 days) we take the features as of the cutoff, as
 customer a segment, and measure in staging, over [cutoff, cutoff + horizon):
 
 - retention: share of the segment's customers who bought again (a purchase invoice);
-- revenue_per_customer_gbp: mean net revenue (purchases minus returns), non-buyers as 0;
-- avg_order_value_gbp: purchase value per purchase invoice (order-weighted);
+- revenue_per_customer: mean net revenue (purchases minus returns), non-buyers as 0;
+- avg_order_value: purchase value per purchase invoice (order-weighted);
 - purchases_per_customer: purchase invoices per customer;
 - conversion: web sessions with a purchase event / sessions (null without events).
 
@@ -43,7 +43,7 @@ lines as (
     select
         customer_id,
         invoice_id,
-        line_revenue_gbp,
+        line_revenue,
         -- the purchase/return rule of feat_customer_orders
         (is_cancellation or quantity < 0) as is_return_line
     from staging.stg_transactions
@@ -57,8 +57,8 @@ orders as (
         customer_id,
         invoice_id,
         bool_or(not is_return_line) as is_purchase,
-        coalesce(sum(line_revenue_gbp) filter (where not is_return_line), 0) as purchase_gbp,
-        sum(line_revenue_gbp) as net_revenue_gbp
+        coalesce(sum(line_revenue) filter (where not is_return_line), 0) as purchase_value,
+        sum(line_revenue) as net_revenue
     from lines
     group by customer_id, invoice_id
 ),
@@ -87,8 +87,8 @@ order_counts as (
     select
         customer_id,
         count(*) filter (where is_purchase) as purchases,
-        coalesce(sum(purchase_gbp) filter (where is_purchase), 0) as purchase_gbp,
-        sum(net_revenue_gbp) as net_revenue_gbp
+        coalesce(sum(purchase_value) filter (where is_purchase), 0) as purchase_value,
+        sum(net_revenue) as net_revenue
     from orders
     group by customer_id
 ),
@@ -97,8 +97,8 @@ final as (
     select
         coalesce(o.customer_id, s.customer_id) as customer_id,
         coalesce(o.purchases, 0) as purchases,
-        coalesce(o.purchase_gbp, 0.0) as purchase_gbp,
-        coalesce(o.net_revenue_gbp, 0.0) as net_revenue_gbp,
+        coalesce(o.purchase_value, 0.0) as purchase_value,
+        coalesce(o.net_revenue, 0.0) as net_revenue,
         s.sessions,
         s.converted_sessions
     from order_counts as o
@@ -115,10 +115,10 @@ outcomes as (
     select
         a.segment,
         coalesce(o.purchases, 0) as purchases,
-        coalesce(o.purchase_gbp, 0.0) as purchase_gbp,
-        coalesce(o.net_revenue_gbp, 0.0) as net_revenue_gbp,
+        coalesce(o.purchase_value, 0.0) as purchase_value,
+        coalesce(o.net_revenue, 0.0) as net_revenue,
         -- log revenue: one big buyer must not decide the explained variance
-        ln(1 + greatest(coalesce(o.net_revenue_gbp, 0.0), 0.0)) as log_revenue,
+        ln(1 + greatest(coalesce(o.net_revenue, 0.0), 0.0)) as log_revenue,
         o.sessions,
         o.converted_sessions
     from _bt_assignments as a
@@ -129,9 +129,9 @@ select
     segment,
     count(*) as customers,
     avg(cast(purchases > 0 as double)) as retention,
-    avg(net_revenue_gbp) as revenue_per_customer_gbp,
-    sum(purchase_gbp) filter (where purchases > 0) / nullif(sum(purchases), 0)
-        as avg_order_value_gbp,
+    avg(net_revenue) as revenue_per_customer,
+    sum(purchase_value) filter (where purchases > 0) / nullif(sum(purchases), 0)
+        as avg_order_value,
     avg(purchases) as purchases_per_customer,
     sum(converted_sessions) / nullif(sum(sessions), 0) as conversion,
     avg(log_revenue) as mean_log_revenue,
@@ -144,8 +144,8 @@ order by segment
 METRICS = [
     "customers",
     "retention",
-    "revenue_per_customer_gbp",
-    "avg_order_value_gbp",
+    "revenue_per_customer",
+    "avg_order_value",
     "purchases_per_customer",
     "conversion",
 ]
@@ -231,7 +231,7 @@ def _summary(per: pd.DataFrame) -> dict[str, Any]:
         "retention_spread": float(retention.max() - retention.min()),
         "retention_std": math.sqrt(weighted_var),
         "retention": overall,
-        "revenue_per_customer_gbp": float((n * per["revenue_per_customer_gbp"]).sum() / total),
+        "revenue_per_customer": float((n * per["revenue_per_customer"]).sum() / total),
     }
 
 
@@ -358,10 +358,8 @@ def backtest_rows(
         "segment_name": None,
         "customers": int(n.sum()),
         "retention": summary["retention"],
-        "revenue_per_customer_gbp": summary["revenue_per_customer_gbp"],
-        "avg_order_value_gbp": float(
-            (orders * rows["avg_order_value_gbp"].fillna(0)).sum() / orders.sum()
-        )
+        "revenue_per_customer": summary["revenue_per_customer"],
+        "avg_order_value": float((orders * rows["avg_order_value"].fillna(0)).sum() / orders.sum())
         if orders.sum() > 0
         else None,
         "purchases_per_customer": float(orders.sum() / n.sum()),

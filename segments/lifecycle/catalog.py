@@ -41,7 +41,7 @@ def build_catalog(
         frame,
         labels,
         features=profile_features,
-        revenue_column="monetary_gbp" if "monetary_gbp" in frame else None,
+        revenue_column="monetary" if "monetary" in frame else None,
     )
     summary = profiles.summary.set_index("segment_id")
     previous_names: dict[int, str] = {}

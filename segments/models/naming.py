@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 NOTABLE = 0.5  # |score| above this counts as high or low (rank score 0.5 ~ 69th percentile)
-RFM = ("recency_days", "frequency", "monetary_gbp")
-DEMOGRAPHIC = ("annual_income_gbp", "spending_score", "age_years")
+RFM = ("recency_days", "frequency", "monetary")
+DEMOGRAPHIC = ("annual_income", "spending_score", "age_years")
 
 RFM_ACTIONS = {
     "Champions": "reward",
@@ -28,9 +28,9 @@ RFM_ACTIONS = {
 FEATURE_TEXT = {
     "recency_days": ("days since last purchase", "{:,.0f}"),
     "frequency": ("orders", "{:,.1f}"),
-    "monetary_gbp": ("spend", "£{:,.0f}"),
+    "monetary": ("spend", "{:,.0f}"),
     "tenure_days": ("days as a customer", "{:,.0f}"),
-    "annual_income_gbp": ("income", "£{:,.0f}"),
+    "annual_income": ("income", "{:,.0f}"),
     "spending_score": ("spending score", "{:,.0f}"),
     "age_years": ("age", "{:,.0f}"),
 }
@@ -45,7 +45,7 @@ def fmt_value(feature: str, value: float) -> str:
     """Format a feature value with its unit."""
     pattern = FEATURE_TEXT.get(feature, ("", "{:,.3g}"))[1] or "{:,.3g}"
     text = pattern.format(abs(value))
-    return f"-{text}" if value < 0 and text.strip("0.,£") else text
+    return f"-{text}" if value < 0 and text.strip("0.,") else text
 
 
 def _rfm_name(z: Mapping[str, float], net_negative: bool = False) -> str:
@@ -53,7 +53,7 @@ def _rfm_name(z: Mapping[str, float], net_negative: bool = False) -> str:
     if net_negative:
         return "Net returners"
     r = -z.get("recency_days", 0.0)
-    f, m = z.get("frequency", 0.0), z.get("monetary_gbp", 0.0)
+    f, m = z.get("frequency", 0.0), z.get("monetary", 0.0)
     t = z.get("tenure_days")
     recent, lapsed = r > NOTABLE, r < -NOTABLE
     new = t < -NOTABLE and not lapsed if t is not None else recent and f < -NOTABLE

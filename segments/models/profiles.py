@@ -80,7 +80,7 @@ def profile_segments(
     labels: np.ndarray,
     *,
     features: list[str] | None = None,
-    revenue_column: str | None = "monetary_gbp",
+    revenue_column: str | None = "monetary",
     top_n: int = 3,
 ) -> Profiles:
     """Profile and name each segment; names are unique within the model."""
@@ -98,7 +98,7 @@ def profile_segments(
         int(s): dict(zip(g["feature"], g["rank_score"], strict=True))
         for s, g in stats.groupby("segment_id")
     }
-    money = stats[stats["feature"] == "monetary_gbp"].set_index("segment_id")["median"]
+    money = stats[stats["feature"] == "monetary"].set_index("segment_id")["median"]
     raw = {
         int(s): name_segment(z_by_seg.get(int(s), {}), bool(money.get(int(s), 1.0) <= 0))
         for s in segs

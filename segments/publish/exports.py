@@ -23,7 +23,7 @@ from marts.segment_changes
 order by change_reason, customer_id
 """
 
-SNAPSHOT_COLUMNS = """customer_id, segment_id, segment_name, rfm_segment, clv_gbp,
+SNAPSHOT_COLUMNS = """customer_id, segment_id, segment_name, rfm_segment, clv,
        model_version, run_id, as_of"""
 
 

@@ -12,16 +12,12 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from segments.core.money import is_money  # money gets log scales: orders of magnitude
 from segments.models import humanize
 
 SAMPLE_POINTS = 5_000
 PALETTE = qualitative.Plotly + qualitative.D3
 FILTERABLE = {"segment_filter": True}
-
-
-def is_money(column: str) -> bool:
-    """Money columns get log scales: their spread covers orders of magnitude."""
-    return column.endswith("_gbp")
 
 
 def segment_colors(names: list[str]) -> dict[str, str]:
@@ -76,7 +72,7 @@ def _money_ticks(values: np.ndarray) -> tuple[list[float], list[str]]:
     lo, hi = int(np.floor(values.min())), int(np.ceil(values.max()))
     ticks = list(range(lo, hi + 1))
     return [float(t) for t in ticks], [
-        f"£{10.0**t:,.0f}" if t >= 0 else f"£{10.0**t:g}" for t in ticks
+        f"{10.0**t:,.0f}" if t >= 0 else f"{10.0**t:g}" for t in ticks
     ]
 
 
@@ -117,7 +113,7 @@ def histograms(features: pd.DataFrame, columns: list[str]) -> go.Figure:
     fig.update_layout(bargap=0.05)
     return base_layout(
         fig,
-        "Feature distributions (money on log10 axes; £0 and below not shown)",
+        "Feature distributions (money on log10 axes; 0 and below not shown)",
         260 * nrows + 60,
     )
 
@@ -160,7 +156,7 @@ def segment_scatter(
     fig.update_xaxes(type="log" if log_x else "linear", title=x_title or humanize(x))
     fig.update_yaxes(type="log" if log_y else "linear", title=y_title or humanize(y))
     note = f" ({len(data):,} customers" + (
-        f"; {dropped:,} at £0 or below not shown)" if dropped else ")"
+        f"; {dropped:,} at 0 or below not shown)" if dropped else ")"
     )
     fig.update_layout(meta=FILTERABLE)
     return base_layout(fig, title + note, 460)

@@ -22,7 +22,7 @@ def scored_features(
         return pd.DataFrame()
     wanted = [
         c
-        for c in dict.fromkeys([*feature_set.columns, "monetary_gbp", *RFM_COLUMNS])
+        for c in dict.fromkeys([*feature_set.columns, "monetary", *RFM_COLUMNS])
         if c in available
     ]
     cols = ", ".join(f"f.{c}" for c in wanted)
@@ -51,8 +51,8 @@ def segment_summary(features: pd.DataFrame) -> pd.DataFrame:
     sizes = features.groupby(["segment_id", "segment_name"]).size().rename("size").reset_index()
     sizes["share"] = sizes["size"] / sizes["size"].sum()
     sizes["revenue_share"] = np.nan
-    if "monetary_gbp" in features:
-        revenue = features.groupby("segment_id")["monetary_gbp"].sum()
+    if "monetary" in features:
+        revenue = features.groupby("segment_id")["monetary"].sum()
         total = float(revenue.sum())
         if total > 0:
             sizes["revenue_share"] = sizes["segment_id"].map(revenue / total).to_numpy()
@@ -92,35 +92,35 @@ def top_products(
         lines as (  -- purchases before as_of by scored customers; returns do not define taste
             select s.segment_id, s.segment_name, t.customer_id, t.product_code,
                    any_value(t.description) over (partition by t.product_code) as description,
-                   t.line_revenue_gbp
+                   t.line_revenue
             from staging.stg_transactions t join scores s on s.customer_id = t.customer_id
-            where t.invoiced_at < s.as_of and not t.is_cancellation and t.line_revenue_gbp > 0
+            where t.invoiced_at < s.as_of and not t.is_cancellation and t.line_revenue > 0
               and t.product_code is not null
         ),
         seg as (
-            select segment_id, sum(line_revenue_gbp) as seg_revenue from lines group by all
+            select segment_id, sum(line_revenue) as seg_revenue from lines group by all
         ),
         sizes as (select segment_id, count(*) as seg_customers from scores group by all),
         prod as (
-            select product_code, sum(line_revenue_gbp) / (select sum(line_revenue_gbp) from lines)
+            select product_code, sum(line_revenue) / (select sum(line_revenue) from lines)
                 as pop_share
             from lines group by all
         ),
         seg_prod as (
             select segment_id, segment_name, product_code, any_value(description) as description,
-                   sum(line_revenue_gbp) as revenue_gbp, count(distinct customer_id) as customers
+                   sum(line_revenue) as revenue, count(distinct customer_id) as customers
             from lines group by segment_id, segment_name, product_code
         ),
         scored as (
-            select sp.*, sp.revenue_gbp / seg.seg_revenue as segment_share, prod.pop_share,
-                   (sp.revenue_gbp / seg.seg_revenue) / prod.pop_share as lift,
+            select sp.*, sp.revenue / seg.seg_revenue as segment_share, prod.pop_share,
+                   (sp.revenue / seg.seg_revenue) / prod.pop_share as lift,
                    sp.customers / sizes.seg_customers as customer_share
             from seg_prod sp join seg using (segment_id) join sizes using (segment_id)
             join prod using (product_code)
             where sp.customers >= greatest($min_customers, $min_share * sizes.seg_customers)
         )
         select * from scored
-        qualify row_number() over (partition by segment_id order by lift desc, revenue_gbp desc)
+        qualify row_number() over (partition by segment_id order by lift desc, revenue desc)
             <= $top_n
         order by segment_id, lift desc
         """,

@@ -15,11 +15,11 @@ from segments.report.html_parts import notice, para, profile_cards, table
 
 # Pairs worth a scatter, per feature set family; the first present pair list wins.
 RETAIL_PAIRS = [
-    ("recency_days", "monetary_gbp", False, True),
-    ("frequency", "monetary_gbp", True, True),
+    ("recency_days", "monetary", False, True),
+    ("frequency", "monetary", True, True),
 ]
 DEMOGRAPHIC_PAIRS = [
-    ("annual_income_gbp", "spending_score", False, False),
+    ("annual_income", "spending_score", False, False),
     ("age_years", "spending_score", False, False),
 ]
 

@@ -43,12 +43,12 @@ class Warehouse:
                     "product_code": row.get("product", "P1"),
                     "description": None,
                     "quantity": quantity,
-                    "unit_price_gbp": price,
+                    "unit_price": price,
                     "invoiced_at": _ts(row["at"]),
                     "customer_id": row.get("customer"),
                     "country": row.get("country", "United Kingdom"),
                     "is_cancellation": invoice.startswith("C"),
-                    "line_revenue_gbp": quantity * price,
+                    "line_revenue": quantity * price,
                 }
             )
         if records:

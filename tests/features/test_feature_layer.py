@@ -126,8 +126,8 @@ def test_recency_frequency_monetary(features: pd.DataFrame) -> None:
     multi = features.loc["multi"]
     assert multi.recency_days == (AS_OF - date(2011, 6, 20)).days  # the return is no purchase
     assert multi.frequency == 4  # distinct purchase invoices; C5 is a return
-    assert multi.monetary_gbp == pytest.approx(30 + 50 + 5 + 60 - 20)
-    assert multi.avg_order_value_gbp == pytest.approx(125 / 4)
+    assert multi.monetary == pytest.approx(30 + 50 + 5 + 60 - 20)
+    assert multi.avg_order_value == pytest.approx(125 / 4)
     assert multi.tenure_days == (AS_OF - date(2011, 1, 10)).days
     assert multi.purchases_per_month == pytest.approx(4 / (172 / MONTH_DAYS))
     assert multi.return_rate == pytest.approx(20 / 145)
@@ -137,21 +137,21 @@ def test_recency_frequency_monetary(features: pd.DataFrame) -> None:
 def test_single_purchase_customer(features: pd.DataFrame) -> None:
     single = features.loc["single"]
     assert (single.recency_days, single.frequency, single.tenure_days) == (1, 1, 1)
-    assert single.monetary_gbp == pytest.approx(8)
+    assert single.monetary == pytest.approx(8)
     # a tenure under a month counts as one month
     assert single.purchases_per_month == pytest.approx(1.0)
     assert math.isnan(single.mean_days_between_purchases)
     assert math.isnan(single.std_days_between_purchases)
     assert (single.lt_frequency, single.lt_recency_days, single.lt_t_days) == (0, 0, 0)
-    assert single.lt_monetary_gbp == 0.0
+    assert single.lt_monetary == 0.0
 
 
 def test_returns_exceeding_purchases(features: pd.DataFrame) -> None:
     row = features.loc["net_negative"]
-    assert row.monetary_gbp == pytest.approx(-20)
-    assert row.historical_clv_gbp == pytest.approx(-20)
+    assert row.monetary == pytest.approx(-20)
+    assert row.historical_clv == pytest.approx(-20)
     assert row.return_rate == 1.0  # capped: returned 30 of 10 bought
-    assert row.predicted_clv_gbp == 0.0  # never negative
+    assert row.predicted_clv == 0.0  # never negative
 
 
 def test_purchase_cadence(features: pd.DataFrame) -> None:
@@ -163,9 +163,9 @@ def test_purchase_cadence(features: pd.DataFrame) -> None:
 
 def test_revenue_windows_and_trend(features: pd.DataFrame) -> None:
     multi = features.loc["multi"]
-    assert multi.revenue_30d_gbp == pytest.approx(60 - 20)
-    assert multi.revenue_90d_gbp == pytest.approx(60 - 20)
-    assert multi.revenue_365d_gbp == pytest.approx(125)
+    assert multi.revenue_30d == pytest.approx(60 - 20)
+    assert multi.revenue_90d == pytest.approx(60 - 20)
+    assert multi.revenue_365d == pytest.approx(125)
     prior = 30 + 50 + 5  # 2011-01-02 .. 2011-04-01
     assert multi.revenue_trend_qoq == pytest.approx((40 - prior) / (40 + prior))
     single = features.loc["single"]
@@ -184,7 +184,7 @@ def test_web_activity(features: pd.DataFrame) -> None:
 def test_demographics(features: pd.DataFrame) -> None:
     multi = features.loc["multi"]
     assert multi.age_years == 30  # born 1980-07-02: 31 only the day after as_of
-    assert (multi.gender, multi.annual_income_gbp, multi.spending_score) == (
+    assert (multi.gender, multi.annual_income, multi.spending_score) == (
         "female",
         50_000.0,
         70,
@@ -200,21 +200,21 @@ def test_lifetimes_summary(features: pd.DataFrame) -> None:
     assert multi.lt_frequency == 2  # three purchase days
     assert multi.lt_recency_days == (date(2011, 6, 20) - date(2011, 1, 10)).days
     assert multi.lt_t_days == (date(2011, 6, 30) - date(2011, 1, 10)).days  # to as_of - 1
-    assert multi.lt_monetary_gbp == pytest.approx((55 + 60) / 2)  # gross value of repeat days
+    assert multi.lt_monetary == pytest.approx((55 + 60) / 2)  # gross value of repeat days
 
 
 def test_value(features: pd.DataFrame) -> None:
     multi = features.loc["multi"]
-    assert multi.historical_clv_gbp == pytest.approx(125)
+    assert multi.historical_clv == pytest.approx(125)
     expected = (125 / 4) * (4 / (172 / MONTH_DAYS)) * 24 * 0.3
-    assert multi.predicted_clv_gbp == pytest.approx(expected)
+    assert multi.predicted_clv == pytest.approx(expected)
 
 
 def test_predicted_clv_takes_its_assumptions_as_parameters(wh: Warehouse) -> None:
     wh.lines(LINES)
     base = wh.features(AS_OF)
     doubled = wh.features(AS_OF, margin=0.6)
-    pd.testing.assert_series_equal(doubled.predicted_clv_gbp, 2 * base.predicted_clv_gbp)
+    pd.testing.assert_series_equal(doubled.predicted_clv, 2 * base.predicted_clv)
 
 
 def test_nothing_on_or_after_as_of_leaks(wh: Warehouse) -> None:

@@ -89,28 +89,28 @@ def reference(lines: list[dict[str, Any]], as_of: date) -> dict[str, dict[str, A
         out[customer] = {
             "recency_days": (as_of - ordered[-1]).days,
             "frequency": frequency,
-            "monetary_gbp": sum(revenue),
-            "avg_order_value_gbp": sum(revenue) / frequency,
+            "monetary": sum(revenue),
+            "avg_order_value": sum(revenue) / frequency,
             "tenure_days": tenure,
             "purchases_per_month": frequency / (max(tenure, MONTH_DAYS) / MONTH_DAYS),
             "mean_days_between_purchases": statistics.mean(gaps) if gaps else None,
             "std_days_between_purchases": statistics.stdev(gaps) if len(gaps) > 1 else None,
             "distinct_products": len({x["product"] for x in buys}),
             "return_rate": min(returned / gross, 1.0) if gross > 0 else float(returned > 0),
-            "revenue_30d_gbp": window(30),
-            "revenue_90d_gbp": last_q,
-            "revenue_365d_gbp": window(365),
+            "revenue_30d": window(30),
+            "revenue_90d": last_q,
+            "revenue_365d": window(365),
             "revenue_trend_qoq": 0.0
             if abs(last_q) + abs(prior_q) == 0
             else (last_q - prior_q) / (abs(last_q) + abs(prior_q)),
             "lt_frequency": len(ordered) - 1,
             "lt_recency_days": (ordered[-1] - ordered[0]).days,
             "lt_t_days": (as_of - timedelta(days=1) - ordered[0]).days,
-            "lt_monetary_gbp": statistics.mean([days[d] for d in ordered[1:]])
+            "lt_monetary": statistics.mean([days[d] for d in ordered[1:]])
             if len(ordered) > 1
             else 0.0,
         }
-    for column, higher in (("recency_days", False), ("frequency", True), ("monetary_gbp", True)):
+    for column, higher in (("recency_days", False), ("frequency", True), ("monetary", True)):
         scored = score({c: f[column] for c, f in out.items()}, higher)
         for customer, value in scored.items():
             out[customer][column[0] + "_score"] = value
@@ -137,12 +137,12 @@ def lifetimes_summary(lines: list[dict[str, Any]], as_of: date) -> pd.DataFrame:
             {
                 "customer_id": x["customer"],
                 "invoiced_at": x["at"],
-                "line_revenue_gbp": x["qty"] * x["price"],
+                "line_revenue": x["qty"] * x["price"],
             }
             for x in lines
             if x["customer"] is not None and not is_return(x) and x["at"].date() < as_of
         ],
-        columns=["customer_id", "invoiced_at", "line_revenue_gbp"],
+        columns=["customer_id", "invoiced_at", "line_revenue"],
     )
     if purchases.empty:
         return pd.DataFrame(columns=["frequency", "recency", "T", "monetary_value"])
@@ -150,7 +150,7 @@ def lifetimes_summary(lines: list[dict[str, Any]], as_of: date) -> pd.DataFrame:
         purchases,
         "customer_id",
         "invoiced_at",
-        "line_revenue_gbp",
+        "line_revenue",
         observation_period_end=pd.Timestamp(as_of - timedelta(days=1)),
         freq="D",
     ).sort_index()
@@ -183,7 +183,7 @@ def test_sql_matches_python_reference_and_lifetimes(
         ("lt_frequency", "frequency"),
         ("lt_recency_days", "recency"),
         ("lt_t_days", "T"),
-        ("lt_monetary_gbp", "monetary_value"),
+        ("lt_monetary", "monetary_value"),
     ):
         assert actual[ours].astype(float).to_numpy() == pytest.approx(
             summary[theirs].astype(float).to_numpy(), rel=1e-9, abs=1e-9

@@ -58,7 +58,7 @@ def test_predicted_clv_assumptions_come_from_the_settings(
             {"customer": "a", "invoice": "2", "at": "2011-02-10 09:00", "qty": 1, "price": 30},
         ]
     )
-    query = "select predicted_clv_gbp from features.customer_features"
+    query = "select predicted_clv from features.customer_features"
     build_features(wh.con, Settings(home=tmp_path), date(2011, 3, 1))
     (default,) = wh.con.execute(query).fetchone()
     # 2 orders of mean 20 over 50 days of tenure (under a month counts as one; here 1.64

@@ -47,7 +47,7 @@ def test_nightly_flow_publishes_one_segment_per_customer(prefect_harness, demo_h
         ).fetchone()
         stages = dict(con.execute("select stage, status from ops.runs").fetchall())
         quarantined = con.execute("select count(*) from ops.quarantine").fetchone()[0]
-        with_clv = con.execute("select count(clv_gbp) from marts.customer_segments").fetchone()[0]
+        with_clv = con.execute("select count(clv) from marts.customer_segments").fetchone()[0]
         lake = list((demo_home / "lake" / "marts" / "customer_segments").glob("as_of=*/*.parquet"))
     assert rows == distinct == buyers > 300
     assert 3 <= segments <= 8 and runs == 1
@@ -66,7 +66,7 @@ def _segment_profile(home: Path) -> list[tuple]:
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         return con.execute(
             "select segment_id, segment_name, count(*), sum(frequency), "
-            "round(sum(monetary_gbp), 2) from marts.customer_segments group by all order by all"
+            "round(sum(monetary), 2) from marts.customer_segments group by all order by all"
         ).fetchall()
 
 

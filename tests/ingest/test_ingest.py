@@ -72,7 +72,7 @@ def test_rows_are_conserved_and_bad_rows_quarantined_with_reasons(con, tmp_path)
         9: "out_of_range",
     }
     staged = con.execute(
-        "select line_number, is_cancellation, line_revenue_gbp from "
+        "select line_number, is_cancellation, line_revenue from "
         "staging.stg_transactions order by 1"
     ).fetchall()
     assert staged == [(2, False, 15.3), (6, True, -3.7), (10, False, 11.1)]

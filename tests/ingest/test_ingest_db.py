@@ -52,7 +52,7 @@ def _mapping(url: str, batch_rows: int = 2) -> SourceMapping:
                 "name_hash": {"source": "full_name", "pii": True},
                 "email_hash": {"source": "email", "pii": True},
                 "gender": {"source": "sex", "values": {"F": "female", "M": "male"}},
-                "annual_income_gbp": {"source": "income", "type": "double", "min": 0},
+                "annual_income": {"source": "income", "type": "double", "min": 0},
             },
         }
     )

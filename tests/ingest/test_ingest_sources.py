@@ -20,7 +20,7 @@ FIXTURES = PROJECT / "tests" / "fixtures"
 RETAIL = FIXTURES / "online_retail_sample.csv.gz"
 KEY = b"test-key"
 STAGED = (
-    "select invoice_id, product_code, description, quantity, unit_price_gbp, invoiced_at, "
+    "select invoice_id, product_code, description, quantity, unit_price, invoiced_at, "
     "customer_id, country from staging.stg_transactions order by invoice_id, line_number"
 )
 
@@ -62,11 +62,10 @@ def test_online_retail_sample_counts_match_a_pandas_reference():
         con.execute("select reason_code, count(*) from ops.quarantine group by 1").fetchall()
     )
     assert reasons == {"negative_quantity_not_cancellation": 25, "pattern_mismatch": 3}
-    cancellations, returns_gbp = con.execute(
-        "select count(*), sum(line_revenue_gbp) from staging.stg_transactions "
-        "where is_cancellation"
+    cancellations, returns_value = con.execute(
+        "select count(*), sum(line_revenue) from staging.stg_transactions where is_cancellation"
     ).fetchone()
-    assert cancellations == 132 and returns_gbp < 0  # 134 C-lines, 2 of them duplicates
+    assert cancellations == 132 and returns_value < 0  # 134 C-lines, 2 of them duplicates
     raw = con.execute("select count(*) from raw.online_retail").fetchone()[0]
     assert raw == 1877
 
@@ -192,7 +191,7 @@ def test_mall_customers_mapping():
     )
     stats = con.execute(
         "select count(distinct customer_id), count(*) filter (where gender = 'female'), "
-        "min(annual_income_gbp), max(annual_income_gbp), min(spending_score), "
+        "min(annual_income), max(annual_income), min(spending_score), "
         "max(spending_score), min(age_years), max(age_years) from staging.customer_versions"
     ).fetchone()
     # the published table: 112 women, income 15-137 k$, score 1-99, age 18-70

@@ -61,9 +61,9 @@ def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         con.execute(
             "insert into staging.stg_transactions by name select 't' as source, 'l' as load_id, "
             "$i as line_number, $inv as invoice_id, 'P' || $i as product_code, "
-            "$qty as quantity, $price as unit_price_gbp, $at as invoiced_at, "
+            "$qty as quantity, $price as unit_price, $at as invoiced_at, "
             "$c as customer_id, 'UK' as country, starts_with($inv, 'C') as is_cancellation, "
-            "$qty * $price as line_revenue_gbp",
+            "$qty * $price as line_revenue",
             {
                 "i": i,
                 "inv": invoice,
@@ -94,13 +94,13 @@ def test_outcomes_per_segment_are_exact(con: duckdb.DuckDBPyConnection) -> None:
     per, summary = backtest_assignments(con, ASSIGN, cutoff=CUTOFF, horizon_days=30)
     a, b = (per.set_index("segment").loc[s] for s in ("A", "B"))
     assert (a["customers"], a["retention"]) == (2, 0.5)
-    assert a["revenue_per_customer_gbp"] == pytest.approx(30.0)  # (60 + 0) / 2
-    assert a["avg_order_value_gbp"] == pytest.approx(30.0)  # 60 over two invoices
+    assert a["revenue_per_customer"] == pytest.approx(30.0)  # (60 + 0) / 2
+    assert a["avg_order_value"] == pytest.approx(30.0)  # 60 over two invoices
     assert a["purchases_per_customer"] == pytest.approx(1.0)
     assert a["conversion"] == pytest.approx(0.5)  # s1 bought, s2 did not
     assert (b["customers"], b["retention"]) == (3, pytest.approx(1 / 3))
-    assert b["revenue_per_customer_gbp"] == pytest.approx(-5 / 3)  # 0 - 5 + 0
-    assert b["avg_order_value_gbp"] == pytest.approx(100.0)
+    assert b["revenue_per_customer"] == pytest.approx(-5 / 3)  # 0 - 5 + 0
+    assert b["avg_order_value"] == pytest.approx(100.0)
     assert b["purchases_per_customer"] == pytest.approx(1 / 3)
     assert b["conversion"] == pytest.approx(0.0)
     # y = log1p(max(net, 0)) = (ln 61, 0 | 0, 0, 0): between SS 0.30 L^2, total 0.80 L^2
@@ -150,5 +150,5 @@ def test_cutoff_features_use_the_run_assumptions(con: duckdb.DuckDBPyConnection)
     run_params = feature_params(date(2024, 6, 1), margin=0.6)
     doubled = features_as_of(con, SQL_DIR, "features.customer_features", CUTOFF, run_params)
     assert set(doubled["as_of"]) == {pd.Timestamp(CUTOFF)}
-    assert (default["predicted_clv_gbp"] > 0).all()
-    pd.testing.assert_series_equal(doubled["predicted_clv_gbp"], 2 * default["predicted_clv_gbp"])
+    assert (default["predicted_clv"] > 0).all()
+    pd.testing.assert_series_equal(doubled["predicted_clv"], 2 * default["predicted_clv"])

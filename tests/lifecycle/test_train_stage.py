@@ -49,7 +49,7 @@ def synthetic_lines(seed: int = 0) -> pd.DataFrame:
                         "invoiced_at": pd.Timestamp(START + timedelta(days=day))
                         + pd.Timedelta("10h"),
                         "quantity": int(rng.integers(1, 4)),
-                        "unit_price_gbp": float(value * rng.uniform(0.5, 1.5)),
+                        "unit_price": float(value * rng.uniform(0.5, 1.5)),
                     }
                 )
                 day += max(1, int(rng.exponential(gap)))
@@ -61,7 +61,7 @@ def synthetic_lines(seed: int = 0) -> pd.DataFrame:
         product_code="P1",
         country="UK",
         is_cancellation=False,
-        line_revenue_gbp=frame["quantity"] * frame["unit_price_gbp"],
+        line_revenue=frame["quantity"] * frame["unit_price"],
     )
 
 

@@ -11,7 +11,7 @@ import pytest
 from segments.models import TrainConfig, embed_segments, fit_segmentation, profile_segments
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "mall_customers.csv"
-FEATURES = ["annual_income_gbp", "spending_score"]
+FEATURES = ["annual_income", "spending_score"]
 
 
 @pytest.fixture(scope="module")
@@ -22,11 +22,11 @@ def mall() -> pd.DataFrame:
         columns={
             "CustomerID": "customer_id",
             "Age": "age_years",
-            "Annual Income (k$)": "annual_income_gbp",
+            "Annual Income (k$)": "annual_income",
             "Spending Score (1-100)": "spending_score",
         }
     )
-    return df.assign(annual_income_gbp=df["annual_income_gbp"] * 1000.0)
+    return df.assign(annual_income=df["annual_income"] * 1000.0)
 
 
 @pytest.fixture(scope="module")

@@ -14,26 +14,26 @@ from segments.models.profiles import rank_score
 @pytest.mark.parametrize(
     ("z", "name", "action"),
     [
-        ({"recency_days": -1, "frequency": 1, "monetary_gbp": 1}, "Champions", "reward"),
-        ({"recency_days": -1, "frequency": 1, "monetary_gbp": 0}, "Loyal customers", "retain"),
+        ({"recency_days": -1, "frequency": 1, "monetary": 1}, "Champions", "reward"),
+        ({"recency_days": -1, "frequency": 1, "monetary": 0}, "Loyal customers", "retain"),
         ({"recency_days": -1, "frequency": -1, "tenure_days": -1}, "New customers", "nurture"),
         (
-            {"recency_days": 1, "frequency": 0, "monetary_gbp": 2},
+            {"recency_days": 1, "frequency": 0, "monetary": 2},
             "At risk high spenders",
             "win back",
         ),
-        ({"recency_days": 1, "frequency": -1, "monetary_gbp": -1}, "Hibernating", "reactivate"),
-        ({"recency_days": 0, "frequency": 0, "monetary_gbp": 2}, "Big spenders", "reward"),
-        ({"recency_days": 0, "frequency": -1, "monetary_gbp": 0}, "Occasional buyers", "nurture"),
+        ({"recency_days": 1, "frequency": -1, "monetary": -1}, "Hibernating", "reactivate"),
+        ({"recency_days": 0, "frequency": 0, "monetary": 2}, "Big spenders", "reward"),
+        ({"recency_days": 0, "frequency": -1, "monetary": 0}, "Occasional buyers", "nurture"),
         (
             {"recency_days": 0, "frequency": 0, "tenure_days": 1},
             "Long-standing customers",
             "retain",
         ),
-        ({"annual_income_gbp": 1, "spending_score": -1}, "High income, low spend", "nurture"),
-        ({"annual_income_gbp": 1, "spending_score": 1}, "High income, high spend", "reward"),
+        ({"annual_income": 1, "spending_score": -1}, "High income, low spend", "nurture"),
+        ({"annual_income": 1, "spending_score": 1}, "High income, high spend", "reward"),
         (
-            {"age_years": -1, "spending_score": 1, "annual_income_gbp": 0},
+            {"age_years": -1, "spending_score": 1, "annual_income": 0},
             "Young high spenders",
             "retain",
         ),
@@ -45,11 +45,11 @@ def test_names_from_standard_features(z: dict, name: str, action: str) -> None:
 
 
 def test_net_returners_and_money_formatting() -> None:
-    assert name_segment({"recency_days": -1, "monetary_gbp": 1}, net_negative=True)[0] == (
+    assert name_segment({"recency_days": -1, "monetary": 1}, net_negative=True)[0] == (
         "Net returners"
     )
-    assert fmt_value("monetary_gbp", -1234.4) == "-£1,234"
-    assert fmt_value("monetary_gbp", -0.2) == "£0"
+    assert fmt_value("monetary", -1234.4) == "-1,234"
+    assert fmt_value("monetary", -0.2) == "0"
     assert fmt_value("basket_size", 0.12345) == "0.123"
 
 
@@ -64,10 +64,10 @@ def test_duplicate_names_are_disambiguated_deterministically() -> None:
     names = {0: "Hibernating", 1: "Hibernating", 2: "Hibernating", 3: "Champions"}
     sizes = {0: 50, 1: 80, 2: 80, 3: 10}
     z = {
-        0: {"recency_days": 1.0, "monetary_gbp": -1.0},
-        1: {"recency_days": 1.0, "monetary_gbp": -0.6},
-        2: {"recency_days": 2.5, "monetary_gbp": -0.6},
-        3: {"recency_days": -1.0, "monetary_gbp": 1.0},
+        0: {"recency_days": 1.0, "monetary": -1.0},
+        1: {"recency_days": 1.0, "monetary": -0.6},
+        2: {"recency_days": 2.5, "monetary": -0.6},
+        3: {"recency_days": -1.0, "monetary": 1.0},
     }
     out = unique_names(names, sizes, z)
     assert out[1] == "Hibernating"  # largest (then lowest id) keeps the plain name
@@ -86,7 +86,7 @@ def test_profile_table_on_rfm_like_data() -> None:
             "recency_days": np.select([labels == 0, labels == 1], [5, 300], 60)
             + rng.integers(0, 5, n),
             "frequency": np.select([labels == 0, labels == 1], [20, 1], 4) + rng.integers(0, 2, n),
-            "monetary_gbp": np.select([labels == 0, labels == 1], [5000, 40], 400)
+            "monetary": np.select([labels == 0, labels == 1], [5000, 40], 400)
             + rng.normal(0, 5, n),
         }
     )

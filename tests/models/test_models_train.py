@@ -99,14 +99,14 @@ def test_save_load_round_trip_predicts_the_same(tmp_path) -> None:
 def test_preprocessing_handles_skew_negatives_missing_and_categories(tmp_path) -> None:
     rng = np.random.default_rng(1)
     df, _ = blobs(n=300)
-    df["monetary_gbp"] = rng.lognormal(5, 1.5, len(df))
-    df.loc[:4, "monetary_gbp"] = -20.0  # net returns
+    df["monetary"] = rng.lognormal(5, 1.5, len(df))
+    df.loc[:4, "monetary"] = -20.0  # net returns
     df.loc[5:9, "a"] = np.nan
     df["country"] = rng.choice(["UK", "FR", None], len(df))
     result = fit_segmentation(
         df,
         numeric=["a", "b"],
-        skewed=["monetary_gbp"],
+        skewed=["monetary"],
         categorical=["country"],
         config=TrainConfig(**FAST, capping="zscore", pca_components=3),
     )

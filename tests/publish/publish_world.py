@@ -37,8 +37,8 @@ def _features(customer: str, segment_id: int) -> dict[str, Any]:
     return {
         "recency_days": 10 * segment_id + spread,
         "frequency": 5 - segment_id + spread % 3,
-        "monetary_gbp": 100.0 * (5 - segment_id) + spread,
-        "clv_gbp": 50.0 + spread,
+        "monetary": 100.0 * (5 - segment_id) + spread,
+        "clv": 50.0 + spread,
     }
 
 
@@ -87,7 +87,7 @@ def prepare_run(
             "create or replace table features.customer_features as select "
             "as_of::date as as_of, customer_id, 'Loyal' as rfm_segment, "
             "recency_days::integer as recency_days, frequency::integer as frequency, "
-            "monetary_gbp, clv_gbp as predicted_clv_gbp from _rows"
+            "monetary, clv as predicted_clv from _rows"
         )
         con.execute("delete from ops.scores where run_id = $run", {"run": run_id})
         con.execute(

@@ -73,7 +73,7 @@ from range(1, 5) a(l), range(1, 4) b(n);
 
 create table features.customer_features (
     as_of date, customer_id varchar, recency_days integer, frequency integer,
-    monetary_gbp double, r_score integer, f_score integer, m_score integer, rfm_segment varchar
+    monetary double, r_score integer, f_score integer, m_score integer, rfm_segment varchar
 );
 insert into features.customer_features values
     (date '2024-01-01', 'c1', 4, 3, 21.0, 5, 4, 4, 'champions'),
@@ -91,8 +91,8 @@ select date '2024-01-01', 'c' || i from range(1, 7) r(i);
 create table ops.customer_segments_candidate as
 select 'c' || i as customer_id, cast(i % 2 as integer) as segment_id,
        case when i % 2 = 0 then 'steady' else 'big spenders' end as segment_name,
-       'loyal' as rfm_segment, 10 as recency_days, 2 as frequency, 14.0 as monetary_gbp,
-       30.0 as clv_gbp, 'm1' as model_version, 'run-good' as run_id, date '2024-01-01' as as_of
+       'loyal' as rfm_segment, 10 as recency_days, 2 as frequency, 14.0 as monetary,
+       30.0 as clv, 'm1' as model_version, 'run-good' as run_id, date '2024-01-01' as as_of
 from range(1, 5) r(i);
 -- a previous run's candidate rows: the batch filter (run_id = $run_id) must ignore them
 insert into ops.customer_segments_candidate
@@ -105,7 +105,7 @@ FE, SE = "features.customer_features", "ops.customer_segments_candidate"
 _SCORES = [
     "recency_days",
     "frequency",
-    "monetary_gbp",
+    "monetary",
     "r_score",
     "f_score",
     "m_score",
@@ -116,7 +116,7 @@ BAD_CASES = [
     ("stg_transactions", 1, "missing column", f"alter table {TX} drop column country"),
     ("stg_transactions", 2, "quantity as double", f"alter table {TX} alter quantity type double"),
     ("stg_transactions", 3, "price as text",
-     f"alter table {TX} alter unit_price_gbp type varchar"),
+     f"alter table {TX} alter unit_price type varchar"),
     ("stg_transactions", 4, "date as text", f"alter table {TX} alter invoiced_at type varchar"),
     ("stg_transactions", 5, "empty", f"delete from {TX}"),
     ("stg_transactions", 6, "null load_id", (f"alter table {TX} alter load_id drop not null; "
@@ -127,11 +127,11 @@ BAD_CASES = [
      f"update {TX} set invoice_id = null where line_number = 2")),
     ("stg_transactions", 9, "duplicate line", f"insert into {TX} select * from {TX} limit 1"),
     ("stg_transactions", 10, "absurd quantity", (f"update {TX} set quantity = 500000, "
-     "line_revenue_gbp = 1750000 where invoice_id = 'INV11'")),
-    ("stg_transactions", 11, "negative price", (f"update {TX} set unit_price_gbp = -3.5, "
-     "line_revenue_gbp = -7 where invoice_id = 'INV11'")),
+     "line_revenue = 1750000 where invoice_id = 'INV11'")),
+    ("stg_transactions", 11, "negative price", (f"update {TX} set unit_price = -3.5, "
+     "line_revenue = -7 where invoice_id = 'INV11'")),
     ("stg_transactions", 12, "revenue mismatch",
-     f"update {TX} set line_revenue_gbp = 99 where invoice_id = 'INV11'"),
+     f"update {TX} set line_revenue = 99 where invoice_id = 'INV11'"),
     ("stg_transactions", 13, "future date",
      f"update {TX} set invoiced_at = timestamp '2030-01-01' where invoice_id = 'INV11'"),
     ("stg_transactions", 13, "before floor",
@@ -144,13 +144,13 @@ BAD_CASES = [
      f"update {TX} set customer_id = 'ghost' where invoice_id = 'INV11'"),
     ("stg_transactions", 17, "truncated load", f"delete from {TX} where load_id = 'L-t4'"),
     ("stg_transactions", 17, "doubled load", (f"insert into {TX} select source, load_id, "
-     "line_number + 100 * i, invoice_id, product_code, description, quantity, unit_price_gbp, "
-     "invoiced_at, customer_id, country, is_cancellation, line_revenue_gbp "
+     "line_number + 100 * i, invoice_id, product_code, description, quantity, unit_price, "
+     "invoiced_at, customer_id, country, is_cancellation, line_revenue "
      f"from {TX}, range(1, 3) r(i) where load_id = 'L-t4'")),
     ("stg_customers", 1, "missing column", f"alter table {CU} drop column email_hash"),
     ("stg_customers", 2, "age as text", f"alter table {CU} alter age_years type varchar"),
     ("stg_customers", 3, "income as text",
-     f"alter table {CU} alter annual_income_gbp type varchar"),
+     f"alter table {CU} alter annual_income type varchar"),
     ("stg_customers", 4, "signup as text", f"alter table {CU} alter signup_date type varchar"),
     ("stg_customers", 5, "empty", f"delete from {CU}"),
     ("stg_customers", 6, "null key",
@@ -159,7 +159,7 @@ BAD_CASES = [
     ("stg_customers", 8, "age 130", f"update {CU} set age_years = 130 where customer_id = 'c1'"),
     ("stg_customers", 8, "age -1", f"update {CU} set age_years = -1 where customer_id = 'c1'"),
     ("stg_customers", 9, "negative income",
-     f"update {CU} set annual_income_gbp = -1 where customer_id = 'c1'"),
+     f"update {CU} set annual_income = -1 where customer_id = 'c1'"),
     ("stg_customers", 10, "score 0",
      f"update {CU} set spending_score = 0 where customer_id = 'c1'"),
     ("stg_customers", 11, "unmapped gender",
@@ -176,7 +176,7 @@ BAD_CASES = [
      f"update {CU} set name_hash = 'Ann Lee' where customer_id = 'c1'"),
     ("stg_customers", 15, "doubled load", ("insert into staging.customer_versions select source, "
      "load_id, line_number + 10 * i, customer_id || i, name_hash, email_hash, gender, "
-     "birth_date, age_years, annual_income_gbp, spending_score, country, signup_date, loaded_at "
+     "birth_date, age_years, annual_income, spending_score, country, signup_date, loaded_at "
      "from staging.customer_versions, range(1, 4) r(i) where load_id = 'L-c4'")),
     ("stg_events", 1, "missing column", f"alter table {EV} drop column channel"),
     ("stg_events", 2, "time as text", f"alter table {EV} alter event_at type varchar"),
@@ -213,14 +213,14 @@ BAD_CASES = [
     ("customer_features", 13, "zero frequency",
      f"update {FE} set frequency = 0 where customer_id = 'c4'"),
     ("customer_features", 14, "net negative",
-     f"update {FE} set monetary_gbp = -5 where customer_id = 'c4'"),
+     f"update {FE} set monetary = -5 where customer_id = 'c4'"),
     ("customer_features", 15, "r_score 6",
      f"update {FE} set r_score = 6 where customer_id = 'c4'"),
     ("customer_features", 16, "f_score 0",
      f"update {FE} set f_score = 0 where customer_id = 'c4'"),
     ("customer_features", 17, "m_score 6",
      f"update {FE} set m_score = 6 where customer_id = 'c4'"),
-    ("customer_segments", 1, "missing column", f"alter table {SE} drop column clv_gbp"),
+    ("customer_segments", 1, "missing column", f"alter table {SE} drop column clv"),
     ("customer_segments", 2, "null key",
      f"update {SE} set customer_id = null where customer_id = 'c4'"),
     ("customer_segments", 3, "duplicate key",
@@ -241,9 +241,9 @@ BAD_CASES = [
     ("customer_segments", 10, "dominant segment",
      f"update {SE} set segment_id = 0, segment_name = 'steady' where customer_id = 'c1'"),
     ("customer_segments", 11, "negative clv",
-     f"update {SE} set clv_gbp = -1 where customer_id = 'c4'"),
+     f"update {SE} set clv = -1 where customer_id = 'c4'"),
     ("customer_segments", 12, "null clv",
-     f"update {SE} set clv_gbp = null where customer_id = 'c4'"),
+     f"update {SE} set clv = null where customer_id = 'c4'"),
 ]
 # fmt: on
 
@@ -530,8 +530,8 @@ def test_duplicate_lines_are_found_across_bitmap_blocks(good_db, tmp_path):
     shutil.copy(good_db, path)
     copy = (
         f"insert into {TX} select source, $load, $line, invoice_id, product_code, description, "
-        "quantity, unit_price_gbp, invoiced_at, customer_id, country, is_cancellation, "
-        f"line_revenue_gbp from {TX} limit 1"
+        "quantity, unit_price, invoiced_at, customer_id, country, is_cancellation, "
+        f"line_revenue from {TX} limit 1"
     )
     with duckdb.connect(str(path)) as con:
         # neighbours across a block edge, and one line number in two loads: all distinct keys

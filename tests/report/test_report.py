@@ -177,7 +177,7 @@ def test_quality_and_backtest_rows_are_shown_when_recorded(retail: Settings) -> 
         con.execute(
             "insert into ops.backtests (model_version, run_id, cutoff, horizon_days, "
             "method, segment_id, segment_name, customers, retention, "
-            "revenue_per_customer_gbp, avg_order_value_gbp, recorded_at) values "
+            "revenue_per_customer, avg_order_value, recorded_at) values "
             "($v, 'r2', '2025-10-01', 90, 'model', 0, 'Seg zero', 120, 0.4567, 321.5, "
             "80.25, now()::timestamp), ($v, 'r2', '2025-10-01', 90, 'rfm_baseline', "
             "null, 'Champions', 40, 0.61, 500.0, 90.0, now()::timestamp)",

@@ -45,7 +45,7 @@ demographics as (
         coalesce(cast(date_sub('year', birth_date, cast($as_of as date)) as integer), age_years)
             as age_years,
         gender,
-        annual_income_gbp,
+        annual_income,
         spending_score,
         country
     from customers
@@ -57,8 +57,8 @@ final as (
         rfm.customer_id,
         rfm.recency_days,
         rfm.frequency,
-        rfm.monetary_gbp,
-        rfm.avg_order_value_gbp,
+        rfm.monetary,
+        rfm.avg_order_value,
         rfm.tenure_days,
         rfm.purchases_per_month,
         lifetimes.mean_days_between_purchases,
@@ -66,9 +66,9 @@ final as (
         -- every purchaser has a purchase line, so products always has the customer
         products.distinct_products,
         rfm.return_rate,
-        revenue_windows.revenue_30d_gbp,
-        revenue_windows.revenue_90d_gbp,
-        revenue_windows.revenue_365d_gbp,
+        revenue_windows.revenue_30d,
+        revenue_windows.revenue_90d,
+        revenue_windows.revenue_365d,
         revenue_windows.revenue_trend_qoq,
         -- web features are null for customers without events before as_of
         activity.days_since_last_visit,
@@ -76,22 +76,22 @@ final as (
         activity.cart_to_purchase_90d,
         demographics.age_years,
         demographics.gender,
-        demographics.annual_income_gbp,
+        demographics.annual_income,
         demographics.spending_score,
         -- the customer record wins; else the country of the last purchase
         coalesce(demographics.country, rfm.last_purchase_country) as country,
         lifetimes.lt_frequency,
         lifetimes.lt_recency_days,
         lifetimes.lt_t_days,
-        lifetimes.lt_monetary_gbp,
+        lifetimes.lt_monetary,
         rfm_scores.r_score,
         rfm_scores.f_score,
         rfm_scores.m_score,
         rfm_scores.fm_score,
         rfm_scores.rfm_code,
         rfm_scores.rfm_segment,
-        value.historical_clv_gbp,
-        value.predicted_clv_gbp
+        value.historical_clv,
+        value.predicted_clv
     from rfm
     inner join rfm_scores on rfm.customer_id = rfm_scores.customer_id
     inner join value on rfm.customer_id = value.customer_id

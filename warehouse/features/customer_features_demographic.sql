@@ -15,7 +15,7 @@ final as (
         coalesce(cast(date_sub('year', birth_date, cast($as_of as date)) as integer), age_years)
             as age_years,
         gender,
-        annual_income_gbp,
+        annual_income,
         spending_score,
         country
     from customers

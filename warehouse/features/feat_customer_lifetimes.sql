@@ -3,7 +3,7 @@
 --
 -- lt_* are identical to
 --     lifetimes.utils.summary_data_from_transaction_data(
---         purchase lines, 'customer_id', 'invoiced_at', 'line_revenue_gbp',
+--         purchase lines, 'customer_id', 'invoiced_at', 'line_revenue',
 --         observation_period_end = $as_of - 1 day, freq = 'D')
 -- where purchase lines are the lines feat_customer_orders counts as purchases (no returns).
 -- Why as_of - 1 day: lifetimes keeps every transaction whose day is <= observation_period_end,
@@ -22,7 +22,7 @@ purchase_days as (
         customer_id,
         invoice_date as purchase_date,
         -- gross value bought that day: lifetimes sums the purchase lines of a period
-        sum(purchase_gbp) as purchase_gbp
+        sum(purchase_value) as purchase_value
     from orders
     where is_purchase
     group by customer_id, invoice_date
@@ -32,7 +32,7 @@ sequenced as (
     select
         customer_id,
         purchase_date,
-        purchase_gbp,
+        purchase_value,
         min(purchase_date) over by_customer as first_purchase_date,
         date_diff('day', lag(purchase_date) over by_customer, purchase_date) as gap_days
     from purchase_days
@@ -47,8 +47,8 @@ per_customer as (
         -- repeat purchase periods: purchase days after the first
         count(*) - 1 as lt_frequency,
         -- mean value of a repeat purchase day; the first day is excluded, as in lifetimes
-        coalesce(avg(purchase_gbp) filter (where purchase_date > first_purchase_date), 0.0)
-            as lt_monetary_gbp,
+        coalesce(avg(purchase_value) filter (where purchase_date > first_purchase_date), 0.0)
+            as lt_monetary,
         -- gaps between consecutive purchase days (never 0: same-day invoices are one day);
         -- the mean is null for one purchase day, the sample deviation until there are two gaps
         avg(gap_days) as mean_days_between_purchases,
@@ -67,7 +67,7 @@ final as (
         -- first purchase day to the end of the observation period (the day before as_of)
         cast(date_diff('day', first_purchase_date, cast($as_of as date) - 1) as integer)
             as lt_t_days,
-        lt_monetary_gbp,
+        lt_monetary,
         mean_days_between_purchases,
         std_days_between_purchases
     from per_customer

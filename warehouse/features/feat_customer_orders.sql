@@ -15,7 +15,7 @@ lines as (
         invoice_id,
         invoiced_at,
         country,
-        line_revenue_gbp,
+        line_revenue,
         -- a return is a cancellation invoice ('C...') or any negative quantity (a stock
         -- adjustment keyed to a customer); every other line is a purchase, free items included
         (is_cancellation or quantity < 0) as is_return_line
@@ -36,10 +36,10 @@ final as (
         max(country) as country,
         -- an invoice-day is a purchase when it holds at least one purchase line
         bool_or(not is_return_line) as is_purchase,
-        coalesce(sum(line_revenue_gbp) filter (where not is_return_line), 0) as purchase_gbp,
+        coalesce(sum(line_revenue) filter (where not is_return_line), 0) as purchase_value,
         -- returns as a positive amount, so return_rate reads naturally
-        coalesce(-sum(line_revenue_gbp) filter (where is_return_line), 0) as returned_gbp,
-        sum(line_revenue_gbp) as net_revenue_gbp
+        coalesce(-sum(line_revenue) filter (where is_return_line), 0) as returned_value,
+        sum(line_revenue) as net_revenue
     from lines
     group by customer_id, invoice_id, cast(invoiced_at as date)
 )

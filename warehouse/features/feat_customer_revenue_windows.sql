@@ -14,16 +14,16 @@ purchasers as (
 windows as (
     select
         customer_id,
-        coalesce(sum(net_revenue_gbp) filter (where invoice_date >= cast($as_of as date) - 30),
-            0.0) as revenue_30d_gbp,
-        coalesce(sum(net_revenue_gbp) filter (where invoice_date >= cast($as_of as date) - 90),
-            0.0) as revenue_90d_gbp,
-        coalesce(sum(net_revenue_gbp) filter (where invoice_date >= cast($as_of as date) - 365),
-            0.0) as revenue_365d_gbp,
+        coalesce(sum(net_revenue) filter (where invoice_date >= cast($as_of as date) - 30),
+            0.0) as revenue_30d,
+        coalesce(sum(net_revenue) filter (where invoice_date >= cast($as_of as date) - 90),
+            0.0) as revenue_90d,
+        coalesce(sum(net_revenue) filter (where invoice_date >= cast($as_of as date) - 365),
+            0.0) as revenue_365d,
         -- the quarter before the last one: as_of - 180 .. as_of - 91
-        coalesce(sum(net_revenue_gbp) filter (
+        coalesce(sum(net_revenue) filter (
             where invoice_date >= cast($as_of as date) - 180
-                and invoice_date < cast($as_of as date) - 90), 0.0) as revenue_prior_90d_gbp
+                and invoice_date < cast($as_of as date) - 90), 0.0) as revenue_prior_90d
     from orders
     -- only the last 365 days matter here
     where invoice_date >= cast($as_of as date) - 365
@@ -33,17 +33,17 @@ windows as (
 final as (
     select
         purchasers.customer_id,
-        coalesce(windows.revenue_30d_gbp, 0.0) as revenue_30d_gbp,
-        coalesce(windows.revenue_90d_gbp, 0.0) as revenue_90d_gbp,
-        coalesce(windows.revenue_365d_gbp, 0.0) as revenue_365d_gbp,
-        coalesce(windows.revenue_prior_90d_gbp, 0.0) as revenue_prior_90d_gbp,
+        coalesce(windows.revenue_30d, 0.0) as revenue_30d,
+        coalesce(windows.revenue_90d, 0.0) as revenue_90d,
+        coalesce(windows.revenue_365d, 0.0) as revenue_365d,
+        coalesce(windows.revenue_prior_90d, 0.0) as revenue_prior_90d,
         -- last quarter against the one before, scaled by their total size so it stays in
         -- [-1, 1]: +1 all revenue is new, -1 it stopped, 0 flat (or no revenue in either)
         case
-            when abs(coalesce(windows.revenue_90d_gbp, 0.0))
-                + abs(coalesce(windows.revenue_prior_90d_gbp, 0.0)) = 0 then 0.0
-            else (windows.revenue_90d_gbp - windows.revenue_prior_90d_gbp)
-                / (abs(windows.revenue_90d_gbp) + abs(windows.revenue_prior_90d_gbp))
+            when abs(coalesce(windows.revenue_90d, 0.0))
+                + abs(coalesce(windows.revenue_prior_90d, 0.0)) = 0 then 0.0
+            else (windows.revenue_90d - windows.revenue_prior_90d)
+                / (abs(windows.revenue_90d) + abs(windows.revenue_prior_90d))
         end as revenue_trend_qoq
     from purchasers
     left join windows on purchasers.customer_id = windows.customer_id

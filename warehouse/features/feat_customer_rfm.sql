@@ -15,9 +15,9 @@ per_customer as (
         count(distinct invoice_id) filter (where is_purchase) as frequency,
         -- monetary is net: purchases minus every return booked before as_of, even a return
         -- of goods bought before the data starts
-        sum(net_revenue_gbp) as monetary_gbp,
-        sum(purchase_gbp) as gross_purchase_gbp,
-        sum(returned_gbp) as returned_gbp,
+        sum(net_revenue) as monetary,
+        sum(purchase_value) as gross_purchase_value,
+        sum(returned_value) as returned_value,
         -- where the customer last bought: the fallback when the customer table has no country
         arg_max(country, invoiced_at) filter (where is_purchase) as last_purchase_country
     from orders
@@ -39,12 +39,12 @@ final as (
         cast(date_diff('day', last_purchase_date, cast($as_of as date)) as integer)
             as recency_days,
         cast(frequency as integer) as frequency,
-        monetary_gbp,
-        gross_purchase_gbp,
-        returned_gbp,
+        monetary,
+        gross_purchase_value,
+        returned_value,
         last_purchase_country,
-        -- net value per purchase invoice (same basis as monetary_gbp)
-        monetary_gbp / frequency as avg_order_value_gbp,
+        -- net value per purchase invoice (same basis as monetary)
+        monetary / frequency as avg_order_value,
         cast(date_diff('day', first_purchase_date, cast($as_of as date)) as integer)
             as tenure_days,
         -- purchase invoices per average month (365.25 / 12 days); a tenure under a month
@@ -54,9 +54,9 @@ final as (
         -- share of gross purchase value returned, capped at 1: a return of goods bought
         -- before the data starts could otherwise push it above 1
         case
-            when gross_purchase_gbp > 0 then least(returned_gbp / gross_purchase_gbp, 1.0)
+            when gross_purchase_value > 0 then least(returned_value / gross_purchase_value, 1.0)
             -- only free items bought: any return is all of it
-            when returned_gbp > 0 then 1.0
+            when returned_value > 0 then 1.0
             else 0.0
         end as return_rate
     from purchasers

@@ -23,11 +23,11 @@ ranked as (
         customer_id,
         recency_days,
         frequency,
-        monetary_gbp,
+        monetary,
         count(*) over () as customers,
         rank() over (order by recency_days desc) as recency_rank,
         rank() over (order by frequency asc) as frequency_rank,
-        rank() over (order by monetary_gbp asc) as monetary_rank
+        rank() over (order by monetary asc) as monetary_rank
     from rfm
 ),
 

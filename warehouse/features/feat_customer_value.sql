@@ -14,13 +14,13 @@ final as (
     select
         customer_id,
         -- net revenue to date, after returns: what the customer has been worth so far
-        monetary_gbp as historical_clv_gbp,
+        monetary as historical_clv,
         -- average order value x orders per month x months to come x margin; a customer whose
         -- returns exceed purchases is expected to be worth nothing, not a negative amount
-        greatest(avg_order_value_gbp, 0)
+        greatest(avg_order_value, 0)
             * purchases_per_month
             * cast($expected_lifetime_months as double)
-            * cast($margin as double) as predicted_clv_gbp
+            * cast($margin as double) as predicted_clv
     from rfm
 )
 

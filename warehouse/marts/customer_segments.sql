@@ -24,9 +24,9 @@ final as (
         features.rfm_segment,
         features.recency_days,
         features.frequency,
-        features.monetary_gbp,
+        features.monetary,
         -- the simple SQL estimate stands in where the probabilistic model has no value
-        coalesce(clv.clv_gbp, features.predicted_clv_gbp) as clv_gbp,
+        coalesce(clv.clv, features.predicted_clv) as clv,
         scores.model_version,
         scores.run_id,
         scores.as_of

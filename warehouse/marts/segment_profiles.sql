@@ -22,11 +22,11 @@ sizes as (
         segment_id,
         any_value(segment_name) as segment_name,
         count(*) as customers,
-        sum(monetary_gbp) as revenue_gbp,
+        sum(monetary) as revenue,
         avg(recency_days) as mean_recency_days,
         avg(frequency) as mean_frequency,
-        avg(monetary_gbp) as mean_monetary_gbp,
-        avg(clv_gbp) as mean_clv_gbp,
+        avg(monetary) as mean_monetary,
+        avg(clv) as mean_clv,
         mode(rfm_segment) as top_rfm_segment
     from segments
     group by segment_id
@@ -40,13 +40,13 @@ final as (
         catalog.action,
         coalesce(sizes.customers, 0) as customers,
         coalesce(sizes.customers, 0) / sum(coalesce(sizes.customers, 0)) over () as customer_share,
-        sizes.revenue_gbp,
+        sizes.revenue,
         -- null when no revenue is known (demographic feature set): a share of nothing is no 0
-        sizes.revenue_gbp / nullif(sum(sizes.revenue_gbp) over (), 0) as revenue_share,
+        sizes.revenue / nullif(sum(sizes.revenue) over (), 0) as revenue_share,
         sizes.mean_recency_days,
         sizes.mean_frequency,
-        sizes.mean_monetary_gbp,
-        sizes.mean_clv_gbp,
+        sizes.mean_monetary,
+        sizes.mean_clv,
         sizes.top_rfm_segment,
         this_publish.model_version,
         cast($run_id as varchar) as run_id,

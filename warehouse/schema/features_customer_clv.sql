@@ -5,8 +5,8 @@ create table if not exists features.customer_clv (
     customer_id varchar not null,
     expected_purchases_horizon double,
     p_alive double,
-    expected_avg_value_gbp double,
-    clv_gbp double,
+    expected_avg_value double,
+    clv double,
     horizon_months integer not null,
     monthly_discount_rate double not null
 );

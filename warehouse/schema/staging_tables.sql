@@ -8,12 +8,12 @@ create table if not exists staging.stg_transactions (
     product_code varchar,
     description varchar,
     quantity integer not null,
-    unit_price_gbp double not null,
+    unit_price double not null,
     invoiced_at timestamp not null,
     customer_id varchar,              -- HMAC pseudonym; null for guest checkouts
     country varchar,
     is_cancellation boolean not null,
-    line_revenue_gbp double not null
+    line_revenue double not null
 );
 
 -- Grain: one version of one customer's attributes; stg_customers keeps the latest.
@@ -27,7 +27,7 @@ create table if not exists staging.customer_versions (
     gender varchar,
     birth_date date,
     age_years integer,
-    annual_income_gbp double,
+    annual_income double,
     spending_score integer,
     country varchar,
     signup_date date,

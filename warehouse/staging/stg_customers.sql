@@ -26,7 +26,7 @@ final as (
         gender,
         birth_date,
         age_years,
-        annual_income_gbp,
+        annual_income,
         spending_score,
         country,
         signup_date
