@@ -95,6 +95,18 @@ def run_model(
     return con.execute(f"select count(*) from {relation}").fetchone()[0]
 
 
+def select_model(
+    con: duckdb.DuckDBPyConnection,
+    sql_dir: Path,
+    layer: str,
+    name: str,
+    params: Mapping[str, Any] | None = None,
+) -> duckdb.DuckDBPyRelation:
+    """A model's rows without materializing them (a backtest window read once)."""
+    body = (sql_dir / layer / f"{name}.sql").read_text().strip().rstrip(";")
+    return con.sql(body, params=bind(body, params))
+
+
 def run_layer(
     con: duckdb.DuckDBPyConnection,
     sql_dir: Path,

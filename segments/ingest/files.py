@@ -200,7 +200,7 @@ def load_scratch(
             good, quarantined = load_steps.quarantine(
                 con, mapping, HASHED, name, load_id, rejects, date_floor, now() + timedelta(days=1)
             )
-            staged, without_customer = load_steps.stage(con, mapping, load_id)
+            staged, without_customer = load_steps.insert_staging(con, mapping, load_id)
             result = LoadResult(
                 load_id,
                 mapping.name,

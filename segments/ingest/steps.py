@@ -115,7 +115,9 @@ def _digest(columns: list[str], alias: str = "") -> str:
     return f"md5_number(concat_ws(chr(31), {parts}))"
 
 
-def stage(con: duckdb.DuckDBPyConnection, mapping: SourceMapping, load_id: str) -> tuple[int, int]:
+def insert_staging(
+    con: duckdb.DuckDBPyConnection, mapping: SourceMapping, load_id: str
+) -> tuple[int, int]:
     """Insert typed good rows not already present; return (staged, staged without customer).
 
     An exact duplicate repeats every mapped value of an earlier line in this load, or of a

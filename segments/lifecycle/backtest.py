@@ -33,80 +33,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from segments.core.sql import run_layer
+from segments.core.sql import run_layer, select_model
 from segments.features import feature_params
-
-OUTCOMES_SQL = """
-with
-
-lines as (
-    select
-        customer_id,
-        invoice_id,
-        line_revenue,
-        -- the purchase/return rule of feat_customer_orders
-        (is_cancellation or quantity < 0) as is_return_line
-    from staging.stg_transactions
-    -- the outcome window: cutoff inclusive, end exclusive (end <= as_of, nothing later)
-    where invoiced_at >= cast($cutoff as date) and invoiced_at < cast($end as date)
-        and customer_id is not null
-),
-
-orders as (
-    select
-        customer_id,
-        invoice_id,
-        bool_or(not is_return_line) as is_purchase,
-        coalesce(sum(line_revenue) filter (where not is_return_line), 0) as purchase_value,
-        sum(line_revenue) as net_revenue
-    from lines
-    group by customer_id, invoice_id
-),
-
-sessions as (
-    select
-        customer_id,
-        session_id,
-        bool_or(event_type = 'purchase') as has_purchase
-    from staging.stg_events
-    where event_at >= cast($cutoff as date) and event_at < cast($end as date)
-        and customer_id is not null and session_id is not null
-    group by customer_id, session_id
-),
-
-session_counts as (
-    select
-        customer_id,
-        count(*) as sessions,
-        count(*) filter (where has_purchase) as converted_sessions
-    from sessions
-    group by customer_id
-),
-
-order_counts as (
-    select
-        customer_id,
-        count(*) filter (where is_purchase) as purchases,
-        coalesce(sum(purchase_value) filter (where is_purchase), 0) as purchase_value,
-        sum(net_revenue) as net_revenue
-    from orders
-    group by customer_id
-),
-
-final as (
-    select
-        coalesce(o.customer_id, s.customer_id) as customer_id,
-        coalesce(o.purchases, 0) as purchases,
-        coalesce(o.purchase_value, 0.0) as purchase_value,
-        coalesce(o.net_revenue, 0.0) as net_revenue,
-        s.sessions,
-        s.converted_sessions
-    from order_counts as o
-    full outer join session_counts as s on o.customer_id = s.customer_id
-)
-
-select * from final
-"""
 
 SEGMENTS_SQL = """
 with
@@ -191,11 +119,13 @@ def features_as_of(
 
 
 def customer_outcomes(
-    con: duckdb.DuckDBPyConnection, *, cutoff: date, horizon_days: int
+    con: duckdb.DuckDBPyConnection, sql_dir: Path, *, cutoff: date, horizon_days: int
 ) -> pd.DataFrame:
     """Per customer, purchases, revenue and sessions in [cutoff, cutoff + horizon)."""
     end = cutoff + timedelta(days=horizon_days)
-    return con.execute(OUTCOMES_SQL, {"cutoff": cutoff, "end": end}).df()
+    return select_model(
+        con, sql_dir, "backtest", "customer_outcomes", {"cutoff": cutoff, "end": end}
+    ).df()
 
 
 def summarise(
@@ -237,13 +167,14 @@ def _summary(per: pd.DataFrame) -> dict[str, Any]:
 
 def backtest_assignments(
     con: duckdb.DuckDBPyConnection,
+    sql_dir: Path,
     assignments: pd.DataFrame,
     *,
     cutoff: date,
     horizon_days: int,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Backtest one assignment (customer_id, segment) over [cutoff, cutoff + horizon)."""
-    outcomes = customer_outcomes(con, cutoff=cutoff, horizon_days=horizon_days)
+    outcomes = customer_outcomes(con, sql_dir, cutoff=cutoff, horizon_days=horizon_days)
     return summarise(assignments, outcomes)
 
 
@@ -330,7 +261,7 @@ def prepare_backtest(
     frame = features_as_of(con, sql_dir, relation, cutoff, params)
     if len(frame) < min_customers:
         return f"only {len(frame)} customers at the backtest cutoff {cutoff}; backtest skipped"
-    outcomes = customer_outcomes(con, cutoff=cutoff, horizon_days=horizon_days)
+    outcomes = customer_outcomes(con, sql_dir, cutoff=cutoff, horizon_days=horizon_days)
     test = Backtest(cutoff, horizon_days, frame, outcomes)
     if "rfm_segment" in frame:
         rfm = frame[["customer_id", "rfm_segment"]].rename(columns={"rfm_segment": "segment"})

@@ -40,17 +40,15 @@ def transaction_history_days(con: duckdb.DuckDBPyConnection, as_of: date) -> int
     return int(row[0])
 
 
-def train_challenger(
+def training_data(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
-    *,
-    run_id: str,
+    feature_set: FeatureSet,
     as_of: date,
-    feature_set_name: str,
     config: TrainConfig,
-) -> dict[str, Any]:
-    """Fit candidates, backtest them, save the chosen one, promote it only if it is better."""
-    feature_set = FEATURE_SETS[feature_set_name]
+) -> tuple[pd.DataFrame, Backtest | str]:
+    """Today's feature rows (enough of them, or an error) and the backtest at the cutoff
+    (or why it is skipped)."""
     frame = load_features(con, feature_set)
     history_days = (
         transaction_history_days(con, as_of)
@@ -74,6 +72,21 @@ def train_challenger(
         min_history_days=settings.min_history_days,
         params=settings_feature_params(settings, as_of),
     )
+    return frame, test
+
+
+def train_challenger(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    *,
+    run_id: str,
+    as_of: date,
+    feature_set_name: str,
+    config: TrainConfig,
+) -> dict[str, Any]:
+    """Fit candidates, backtest them, save the chosen one, promote it only if it is better."""
+    feature_set = FEATURE_SETS[feature_set_name]
+    frame, test = training_data(con, settings, feature_set, as_of, config)
     backtest = test if isinstance(test, Backtest) else None
     # One thread: scikit-learn's OpenMP and OpenBLAS pools oversubscribe small machines
     # (measured 8-10x slower with 2 threads on 2 cores); the setting lifts it on big ones.

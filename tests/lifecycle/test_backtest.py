@@ -91,7 +91,7 @@ def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def test_outcomes_per_segment_are_exact(con: duckdb.DuckDBPyConnection) -> None:
-    per, summary = backtest_assignments(con, ASSIGN, cutoff=CUTOFF, horizon_days=30)
+    per, summary = backtest_assignments(con, SQL_DIR, ASSIGN, cutoff=CUTOFF, horizon_days=30)
     a, b = (per.set_index("segment").loc[s] for s in ("A", "B"))
     assert (a["customers"], a["retention"]) == (2, 0.5)
     assert a["revenue_per_customer"] == pytest.approx(30.0)  # (60 + 0) / 2
@@ -114,7 +114,7 @@ def test_outcomes_per_segment_are_exact(con: duckdb.DuckDBPyConnection) -> None:
 
 def test_one_segment_explains_nothing(con: duckdb.DuckDBPyConnection) -> None:
     _, summary = backtest_assignments(
-        con, ASSIGN.assign(segment=0), cutoff=CUTOFF, horizon_days=30
+        con, SQL_DIR, ASSIGN.assign(segment=0), cutoff=CUTOFF, horizon_days=30
     )
     assert summary["explained_variance"] == 0.0 and summary["retention_spread"] == 0.0
 

@@ -16,9 +16,8 @@ lines as (
         invoiced_at,
         country,
         line_revenue,
-        -- a return is a cancellation invoice ('C...') or any negative quantity (a stock
-        -- adjustment keyed to a customer); every other line is a purchase, free items included
-        (is_cancellation or quantity < 0) as is_return_line
+        -- the purchase/return rule (schema/01_macros.sql)
+        is_return_line(is_cancellation, quantity) as is_return_line
     from transactions
     -- point in time: $as_of is exclusive, nothing invoiced on or after it is known yet
     where invoiced_at < cast($as_of as date)

@@ -15,9 +15,8 @@ final as (
     -- point in time: $as_of is exclusive
     where invoiced_at < cast($as_of as date)
         and customer_id is not null
-        -- purchase lines only, the same rule as feat_customer_orders: a returned product
-        -- was not bought again
-        and not (is_cancellation or quantity < 0)
+        -- purchase lines only (schema/01_macros.sql): a returned product was not bought again
+        and not is_return_line(is_cancellation, quantity)
     group by customer_id
 )
 
