@@ -60,3 +60,25 @@ def test_bad_settings_are_named_before_any_work(segments_home):
         assert "SEGMENTS_CLV_MARGIN='2': Input should be less than or equal to 1" in result.stderr
         assert "SEGMENTS_SEED='abc'" in result.stderr
     assert not (segments_home / "warehouse.duckdb").exists()
+
+
+def test_writing_commands_wait_for_the_warehouse_lock_and_name_the_holder(segments_home, tmp_path):
+    """`segments ingest` and `segments rollback` write: they take the lock every flow takes."""
+    from segments.core.locks import warehouse_lock
+
+    path = tmp_path / "x.csv"
+    path.write_text("a\n1\n")
+    env = {**os.environ, "SEGMENTS_LOCK_TIMEOUT_SECONDS": "1"}
+    with warehouse_lock(segments_home, "nightly_segmentation run holder-1"):
+        for command in (["ingest", "demo_transactions", str(path)], ["rollback", "m-any"]):
+            result = subprocess.run(
+                [sys.executable, "-m", "segments.cli", *command],
+                env=env,
+                check=False,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert result.returncode != 0, command
+            assert "holder-1" in result.stderr + result.stdout, command
+    assert not (segments_home / "warehouse.duckdb").exists()  # nothing ran before the lock

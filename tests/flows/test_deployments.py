@@ -109,3 +109,34 @@ def test_second_writer_waits_then_fails_naming_the_holder(tmp_path):
         warehouse_lock(tmp_path, "nested", timeout_s=0),
     ):
         pass
+
+
+def test_allowed_values_come_from_their_one_definition():
+    """The UI's choices, the CLI help and prefect.yaml all follow the library's lists."""
+    from typer.testing import CliRunner
+
+    from flows.nightly_segmentation import nightly_segmentation
+    from flows.params import IngestParams, RollbackParams
+    from segments.cli import app
+    from segments.features import FEATURE_SETS
+    from segments.lifecycle import RETRAIN_MODES
+    from segments.models import ALGORITHMS
+
+    form = nightly_segmentation.parameters.model_dump()["definitions"]["NightlyParams"]
+    form = form["properties"]
+    assert form["retrain"]["enum"] == list(RETRAIN_MODES)
+    assert form["feature_set"]["enum"] == list(FEATURE_SETS)
+    assert form["algorithms"]["items"]["enum"] == list(ALGORITHMS)
+    help_text = CliRunner().invoke(app, ["run", "--help"], terminal_width=240).output
+    assert all(name in help_text for name in (*FEATURE_SETS, *RETRAIN_MODES)), help_text
+    params = {
+        "nightly_segmentation": NightlyParams,
+        "retrain_segments": RetrainParams,
+        "ingest_source": IngestParams,
+        "backfill_segments": BackfillParams,
+        "rollback_model": RollbackParams,
+    }
+    for spec in deployment_specs(PROJECT):  # every deployment's parameters validate
+        model = params[spec["entrypoint"].split(":")[1]]
+        for value in (spec.get("parameters") or {}).values():
+            model.model_validate(value)
