@@ -28,7 +28,7 @@ def _shared_data(relative: str) -> Path:
 ONLINE_RETAIL = _shared_data("online_retail/online_retail.csv.gz")
 AS_OF = date(2011, 12, 10)
 
-# A minimal typed load straight into staging (the real ingest lives in segments/ingest.py);
+# A minimal typed load straight into staging (the real ingest lives in segments/ingest/files.py);
 # tests/sql/test_online_retail_features.py uses it too.
 LOAD = """
 insert into staging.stg_transactions

@@ -21,7 +21,7 @@ pytestmark = [
     pytest.mark.skipif(not ONLINE_RETAIL.exists(), reason=f"{ONLINE_RETAIL} not present"),
 ]
 
-# A minimal typed load straight into staging (the real ingest lives in segments/ingest.py):
+# A minimal typed load straight into staging (the real ingest lives in segments/ingest/files.py):
 # customer_id is the integer id as text ("17850.0" -> "17850"), cancellations start with C.
 
 
