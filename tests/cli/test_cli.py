@@ -13,6 +13,18 @@ from segments.cli import app
 runner = CliRunner()
 
 
+def _segments(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The command as a user runs it: a fresh process, its own exit code and stderr."""
+    return subprocess.run(
+        [sys.executable, "-m", "segments.cli", *args],
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def test_demo_ingest_status(segments_home):
     result = runner.invoke(app, ["demo", "--customers", "50", "--seed", "3"])
     assert result.exit_code == 0, result.output
@@ -47,14 +59,7 @@ def test_bad_settings_are_named_before_any_work(segments_home):
     """main() turns a pydantic traceback into one line per bad SEGMENTS_* variable."""
     env = {**os.environ, "SEGMENTS_CLV_MARGIN": "2", "SEGMENTS_SEED": "abc"}
     for command in (["status"], ["run", "--as-of", "2026-01-01"]):
-        result = subprocess.run(
-            [sys.executable, "-m", "segments.cli", *command],
-            env=env,
-            check=False,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = _segments(*command, env=env)
         assert result.returncode == 2, result.stderr
         assert "Traceback" not in result.stderr
         assert "SEGMENTS_CLV_MARGIN='2': Input should be less than or equal to 1" in result.stderr
@@ -71,14 +76,7 @@ def test_writing_commands_wait_for_the_warehouse_lock_and_name_the_holder(segmen
     env = {**os.environ, "SEGMENTS_LOCK_TIMEOUT_SECONDS": "1"}
     with warehouse_lock(segments_home, "nightly_segmentation run holder-1"):
         for command in (["ingest", "demo_transactions", str(path)], ["rollback", "m-any"]):
-            result = subprocess.run(
-                [sys.executable, "-m", "segments.cli", *command],
-                env=env,
-                check=False,
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
+            result = _segments(*command, env=env)
             assert result.returncode != 0, command
             assert "holder-1" in result.stderr + result.stdout, command
     assert not (segments_home / "warehouse.duckdb").exists()  # nothing ran before the lock
