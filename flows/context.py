@@ -11,6 +11,7 @@ from prefect import runtime
 
 from flows.hooks import run_id_of
 from segments.core.runs import RunContext, open_run
+from segments.core.startup import start_process
 from segments.settings import Settings
 from tasks.warehouse import prepare_warehouse_task
 
@@ -20,7 +21,7 @@ def flow_run_context(
     *, as_of: date | None = None, params: dict[str, Any] | None = None
 ) -> Iterator[tuple[RunContext, dict[str, Any]]]:
     """Open this flow run as a pipeline run; every row it records carries the flow's name."""
-    settings = Settings()
+    settings = start_process(Settings())  # a weak production key stops here; files 600/700
     with open_run(
         settings,
         run_id_of(runtime.flow_run),

@@ -96,6 +96,25 @@ class BackfillParams(BaseModel):
         return [self.start + timedelta(days=d) for d in range(0, days + 1, self.step_days)]
 
 
+class ForgetParams(BaseModel):
+    """Which customers to erase: raw source ids, given here or in a file on the worker.
+
+    Prefect stores flow parameters in its own database: prefer `ids_file` (one id per line)
+    so the ids are not kept there.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_ids: list[str] = Field(default_factory=list, description="Raw source ids.")
+    ids_file: str | None = Field(default=None, description="A file of raw ids, one a line.")
+
+    @model_validator(mode="after")
+    def _some_ids(self) -> ForgetParams:
+        if not self.customer_ids and not self.ids_file:
+            raise ValueError("give customer_ids or ids_file")
+        return self
+
+
 class RollbackParams(BaseModel):
     """Which registered model version becomes champion again."""
 

@@ -21,7 +21,13 @@ class Settings(BaseSettings):
     pii_key: SecretStr | None = Field(default=None, description="HMAC key for PII columns.")
     seed: int = Field(default=42, description="Seed for every random choice.")
     environment: Literal["demo", "production"] = Field(
-        default="demo", description="production refuses to run without SEGMENTS_PII_KEY."
+        default="demo",
+        description="production refuses to run without a SEGMENTS_PII_KEY of 32+ bytes.",
+    )
+    file_access: Literal["owner", "group"] = Field(
+        default="owner",
+        description="Who may read what is written under home: owner (files 600, folders 700) "
+        "or group (640/750, e.g. a BI service account or analysts opening the report).",
     )
     project_dir: Path = Field(
         default=PROJECT_DIR, description="Where warehouse/ and expectations/ live."

@@ -1,6 +1,7 @@
 """The `segments` commands: demo data, ingest, the nightly run, status, export, rollback,
-backfill and serve. Every command that writes under SEGMENTS_HOME opens a run (the lock and
-an ops.runs row), like the flows do."""
+backfill, forget and serve. Every command that writes under SEGMENTS_HOME opens a run (the
+lock and an ops.runs row), like the flows do; every command first checks the PII key and
+sets the file mode (segments/core/startup.py)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,15 @@ def _command_run(command: str, **params: Any) -> Iterator[tuple[Any, dict[str, A
     run_id = f"cli-{datetime.now():%Y%m%d%H%M%S}-{os.getpid()}"
     with open_run(Settings(), run_id, command, params=params) as opened:
         yield opened
+
+
+@app.callback()
+def _start() -> None:
+    """Before any command: bad settings or a weak production key stop here (exit 2)."""
+    from segments.core.startup import start_process
+    from segments.settings import Settings
+
+    start_process(Settings())
 
 
 def _quiet_prefect() -> None:
@@ -205,6 +215,43 @@ def backfill(
     typer.echo(f"{len(results)} runs published")
 
 
+@app.command()
+def forget(
+    ids: Annotated[
+        list[str] | None, typer.Argument(help="Raw customer ids, as in the source files.")
+    ] = None,
+    ids_file: Annotated[
+        Path | None,
+        typer.Option(help="A file of raw ids, one a line (keeps them out of history)."),
+    ] = None,
+) -> None:
+    """Erase customers everywhere under SEGMENTS_HOME and keep them out of later loads."""
+    from segments.privacy import FLOW_NAME, ErasureIncompleteError, forget_customers, read_ids
+
+    try:
+        raw_ids = read_ids(ids or [], ids_file)
+    except (ValueError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        with (
+            _command_run(FLOW_NAME, customers=len(raw_ids)) as (ctx, summary),
+            ctx.stage("forget") as details,
+        ):
+            details.update(forget_customers(ctx.settings, raw_ids, run_id=ctx.run_id))
+            summary.update(details)
+    except ErasureIncompleteError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(
+        f"erased {len(raw_ids)} customer(s): {details['rows_deleted']:,} rows, "
+        f"{details['files_replaced']} files replaced; nothing under SEGMENTS_HOME names them, "
+        "and later loads drop them (ops.suppressed_customers, ops.erasures)"
+    )
+    for place, rows in details["rows_by_place"].items():
+        typer.echo(f"  {rows:>8,}  {place}")
+
+
 def settings_error_message(error: ValidationError) -> str:
     """One line per bad SEGMENTS_* variable, instead of a traceback through pydantic."""
     lines = [
@@ -219,8 +266,13 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "httpcore"):  # one line per API call to the local Prefect server
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from segments.core.pii import MissingPiiKeyError
+
     try:
         app()
+    except MissingPiiKeyError as error:  # a weak key: one line, before any work
+        typer.echo(f"error: {error}", err=True)
+        raise SystemExit(2) from None
     except ValidationError as error:
         if error.title != "Settings":  # a bug elsewhere: keep the full traceback
             raise

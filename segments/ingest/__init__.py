@@ -11,6 +11,7 @@ _EXPORTS = {
     "SourceMapping": "sources",
     "builtin_mappings": "sources",
     "resolve_mapping": "sources",
+    "erasure_layouts": "landing",
     "ingest_landing": "landing",
     "ingest_landing_stage": "landing",
     "ingest_one": "landing",

@@ -12,7 +12,9 @@ import duckdb
 
 from segments.core.lake import export_table
 from segments.core.pii import load_key
+from segments.core.recordfiles import TextLayout
 from segments.core.sql import run_layer
+from segments.core.suppression import purge_suppressed
 from segments.ingest.files import LoadResult, ingest_file
 from segments.ingest.sources import SourceMapping, builtin_mappings, resolve_mapping
 from segments.settings import Settings
@@ -128,6 +130,19 @@ def _ingest_database_safely(
         ]
 
 
+def erasure_layouts(sql_dir: Path) -> tuple[frozenset[str], list[TextLayout]]:
+    """Where the built-in sources keep customer ids, and how their files split (erasure)."""
+    mappings = list(builtin_mappings(sql_dir).values())
+    ids = frozenset(
+        m.columns["customer_id"].source for m in mappings if "customer_id" in m.columns
+    )
+    layouts = [
+        TextLayout(m.csv.delimiter, m.csv.quote, m.csv.escape, m.csv.encoding, m.csv.header)
+        for m in mappings
+    ]
+    return ids, layouts
+
+
 def refresh_staging(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, int]:
     """Rebuild derived staging relations and write the staging lake copies."""
     counts = run_layer(con, settings.sql_dir, "staging")
@@ -154,9 +169,16 @@ def summarise_loads(results: list[LoadResult]) -> dict[str, object]:
     }
 
 
+def keep_erased_out(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> None:
+    """Erased customers stay erased: drop what this run's loads brought back (`forget`)."""
+    id_columns, layouts = erasure_layouts(settings.sql_dir)
+    purge_suppressed(con, settings, run_id, id_columns=id_columns, layouts=layouts)
+
+
 def ingest_landing_stage(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> dict:
     """The ingest stage of a run: new landing files, then staging rebuilt; its details."""
     details: dict[str, object] = summarise_loads(ingest_landing(con, settings, run_id))
+    keep_erased_out(con, settings, run_id)
     details["staging_rows"] = refresh_staging(con, settings)
     return details
 
@@ -167,5 +189,6 @@ def ingest_one(
     """`segments ingest SOURCE PATH`: one file or folder through a named mapping, then staging."""
     mapping = resolve_mapping(source, settings.sql_dir)
     results = ingest_path(con, mapping, Path(path), run_id=run_id, settings=settings)
+    keep_erased_out(con, settings, run_id)
     refresh_staging(con, settings)
     return results

@@ -8,5 +8,8 @@ _EXPORTS = {
     "build_candidate": "marts",
     "publish_segments": "marts",
     "export_snapshot": "exports",
+    "PendingFiles": "pending",
+    "TMP_MARK": "pending",
+    "tmp_name": "pending",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -20,7 +20,14 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 def test_prefect_yaml_declares_every_deployment():
     specs = {d["name"]: d for d in deployment_specs(PROJECT)}
-    assert set(specs) == {"nightly", "retrain", "ingest-source", "backfill", "rollback-model"}
+    assert set(specs) == {
+        "nightly",
+        "retrain",
+        "ingest-source",
+        "backfill",
+        "rollback-model",
+        "forget",
+    }
     nightly = specs["nightly"]
     assert nightly["schedules"][0]["cron"] == "0 2 * * *"
     assert nightly["work_pool"]["name"] == "segments-local"
