@@ -132,15 +132,22 @@ def _predicates(columns: list[tuple[str, str]], customers: Customers) -> tuple[s
 def _plan(
     con: duckdb.DuckDBPyConnection, source: str, columns: list[tuple[str, str]], c: Customers
 ) -> tuple[str, int, dict[str, int]]:
-    """The drop predicate, how many rows it drops, and mentions left per text column."""
+    """The drop predicate, how many rows it drops, and mentions left per text column.
+
+    One scan: the predicate is evaluated once per row, then counted (not once per column).
+    """
     drop, text = _predicates(columns, c)
-    mention = {name: f"regexp_matches({_q(name)}::varchar, '{c.pattern}')" for name in text}
-    counts = ", ".join(
-        [f"count(*) filter (where {drop})"]
-        + [f"count(*) filter (where not {drop} and {m})" for m in mention.values()]
-    )
-    row = con.execute(f"select {counts} from {source}").fetchone()
-    left = {name: n for name, n in zip(mention, row[1:], strict=True) if n}
+    flags = [f"{drop} as _drop"] + [
+        f"regexp_matches({_q(name)}::varchar, '{c.pattern}') as _m{i}"
+        for i, name in enumerate(text)
+    ]
+    counts = ["count(*) filter (where _drop)"] + [
+        f"count(*) filter (where not _drop and _m{i})" for i in range(len(text))
+    ]
+    row = con.execute(
+        f"select {', '.join(counts)} from (select {', '.join(flags)} from {source})"
+    ).fetchone()
+    left = {name: n for name, n in zip(text, row[1:], strict=True) if n}
     return drop, row[0], left
 
 

@@ -102,7 +102,12 @@ def _reader(lines: Iterator[str], layout: TextLayout) -> Iterator[list[str]]:
 
 
 def _rewrite_delimited(
-    path: Path, tmp: Path, layout: TextLayout, names: list[str], is_customer: IsCustomer
+    path: Path,
+    tmp: Path,
+    layout: TextLayout,
+    names: list[str],
+    is_customer: IsCustomer,
+    needles: tuple[str, ...] | None,
 ) -> int:
     removed = 0
     consumed: list[str] = []
@@ -120,6 +125,9 @@ def _rewrite_delimited(
         for index, fields in enumerate(_reader(lines(), layout)):
             raw = "".join(consumed)
             consumed.clear()
+            if needles is not None and not any(n in raw for n in needles):
+                dst.write(raw)  # cannot be the customer's: no field holds a needle
+                continue
             if (index > 0 or not layout.header) and is_customer(dict(zip(names, fields))):
                 removed += 1
                 continue
@@ -128,10 +136,13 @@ def _rewrite_delimited(
     return removed
 
 
-def _rewrite_jsonl(path: Path, tmp: Path, is_customer: IsCustomer) -> int:
+def _rewrite_jsonl(path: Path, tmp: Path, is_customer: IsCustomer, needles) -> int:
     removed = 0
     with _open(path, "r", "utf-8") as src, _open(tmp, "w", "utf-8", like=path) as dst:
         for line in src:
+            if needles is not None and not any(n in line for n in needles):
+                dst.write(line)
+                continue
             try:
                 value = json.loads(line)
             except ValueError:
@@ -180,20 +191,25 @@ def rewrite_records(
     *,
     id_columns: frozenset[str],
     layouts: list[TextLayout],
+    needles: tuple[str, ...] | None = None,
 ) -> int | None:
     """Write `tmp` without the picked records; the number removed (0: `tmp` not kept), or
-    None when the file holds no id column this knows (not a record file)."""
+    None when the file holds no id column this knows (not a record file).
+
+    `needles`: strings every picked record's text contains (its raw ids, pseudonyms); other
+    records are copied without being split into fields.
+    """
     kind = record_kind(path)
     removed: int | None = None
     if kind == "xlsx":
         return _rewrite_xlsx(path, tmp, id_columns, is_customer)
     if kind == "jsonl":
-        removed = _rewrite_jsonl(path, tmp, is_customer)
+        removed = _rewrite_jsonl(path, tmp, is_customer, needles)
     elif kind == "delimited":
         for layout in dict.fromkeys([*layouts, TextLayout()]):
             names = _header(path, layout, id_columns)
             if names is not None:
-                removed = _rewrite_delimited(path, tmp, layout, names, is_customer)
+                removed = _rewrite_delimited(path, tmp, layout, names, is_customer, needles)
                 break
     if not removed:
         tmp.unlink(missing_ok=True)

@@ -82,6 +82,9 @@ def erase_files(
     """Prepare the new version of every file that holds the customers (warehouse aside)."""
     found = FileErasure()
     is_customer = record_matcher(customers)
+    # a normalised id is a substring of the text it came from: a record without any of
+    # these cannot be the customer's
+    needles = tuple(sorted(customers.pseudonyms | customers.raw_ids))
     for path in home_files(settings.home):
         if path == settings.warehouse_path or path.name in NEVER_TOUCHED:
             continue
@@ -109,7 +112,12 @@ def erase_files(
         if record_kind(path) is not None:
             old = sha256_file(path)
             removed = rewrite_records(
-                path, tmp, is_customer, id_columns=customers.id_columns, layouts=layouts
+                path,
+                tmp,
+                is_customer,
+                id_columns=customers.id_columns,
+                layouts=layouts,
+                needles=needles,
             )
             if removed:
                 found.pending.add(tmp, path)

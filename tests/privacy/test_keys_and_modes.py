@@ -148,3 +148,17 @@ def test_an_old_world_readable_home_is_closed(segments_home, restore_umask):
     os.chmod(segments_home, 0o755)
     CliRunner().invoke(app, ["status"])
     assert stat.S_IMODE(segments_home.stat().st_mode) == 0o700
+
+
+def test_a_flow_refuses_a_short_production_key_before_any_stage(
+    prefect_harness, segments_home, monkeypatch, restore_umask
+):
+    from flows.ingest_source import ingest_source
+    from flows.params import IngestParams
+
+    monkeypatch.setenv("SEGMENTS_ENVIRONMENT", "production")
+    monkeypatch.setenv("SEGMENTS_PII_KEY", "short-key")
+    with pytest.raises(MissingPiiKeyError, match="9 bytes"):
+        ingest_source(IngestParams(source="demo_customers", path=str(segments_home)))
+    # no stage ran (the failure hook may open an empty warehouse to record the failure)
+    assert not any((segments_home / d).exists() for d in ("landing", "lake", "reports"))

@@ -20,9 +20,11 @@ IDS = WHO.id_columns
 MATCH = record_matcher(WHO)
 
 
-def _rewrite(path, layouts=()):
+def _rewrite(path, layouts=(), needles=None):
     tmp = path.with_name("." + path.name + ".tmp-t")
-    removed = rewrite_records(path, tmp, MATCH, id_columns=IDS, layouts=list(layouts))
+    removed = rewrite_records(
+        path, tmp, MATCH, id_columns=IDS, layouts=list(layouts), needles=needles
+    )
     return removed, tmp
 
 
@@ -36,13 +38,14 @@ def test_csv_keeps_every_other_line_byte_for_byte(tmp_path):
     )
     path = tmp_path / "t.csv"
     path.write_bytes(text.encode("utf-8"))
-    removed, tmp = _rewrite(path)
-    assert removed == 2
-    assert tmp.read_bytes().decode() == (
-        "InvoiceNo,Description,Quantity,CustomerID\r\n"
-        '536366,"A TWO-LINE\nDESCRIPTION",17850,17851.0\r\n'
-        "536368,PLAIN,1,\r\n"
-    )
+    for needles in (None, ("17850", GONE)):  # pre-filtering by needle changes nothing
+        removed, tmp = _rewrite(path, needles=needles)
+        assert removed == 2
+        assert tmp.read_bytes().decode() == (
+            "InvoiceNo,Description,Quantity,CustomerID\r\n"
+            '536366,"A TWO-LINE\nDESCRIPTION",17850,17851.0\r\n'
+            "536368,PLAIN,1,\r\n"
+        )
 
 
 def test_gzip_semicolons_latin1_and_a_file_without_the_customer(tmp_path):

@@ -11,7 +11,7 @@ create table if not exists ops.suppressed_customers (
 -- Grain: one place (a table, or a file relative to SEGMENTS_HOME) changed by one erasure.
 -- When and how many rows, never which customer.
 create table if not exists ops.erasures (
-    run_id varchar,                   -- the forget run; null when ingest dropped a re-landed customer
+    run_id varchar,                   -- the forget run, or the ingest run that dropped a re-landed customer
     erased_at timestamp not null,
     trigger varchar not null,         -- forget | ingest
     customers integer not null,       -- how many customers the erasure was for
