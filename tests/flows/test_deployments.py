@@ -123,7 +123,7 @@ def test_allowed_values_come_from_their_one_definition():
     from typer.testing import CliRunner
 
     from flows.nightly_segmentation import nightly_segmentation
-    from flows.params import IngestParams, RollbackParams
+    from flows.params import ForgetParams, IngestParams, RollbackParams
     from segments.cli import app
     from segments.features import FEATURE_SETS
     from segments.lifecycle import RETRAIN_MODES
@@ -142,6 +142,7 @@ def test_allowed_values_come_from_their_one_definition():
         "ingest_source": IngestParams,
         "backfill_segments": BackfillParams,
         "rollback_model": RollbackParams,
+        "forget_customers": ForgetParams,
     }
     for spec in deployment_specs(PROJECT):  # every deployment's parameters validate
         model = params[spec["entrypoint"].split(":")[1]]
