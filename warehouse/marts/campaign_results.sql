@@ -96,10 +96,17 @@ paired as (
     where treatment.test_group = 'treatment'
 ),
 
+this_publish as (
+    select any_value(model_version) as model_version from marts.customer_segments
+),
+
 final as (
     select
         cast($as_of as date) as as_of,
         cast($run_id as varchar) as run_id,
+        -- lineage: the publish that computed these results (segments at send come from
+        -- marts.segment_history, whichever model published them)
+        this_publish.model_version,
         paired.campaign_id,
         campaigns.channel,
         campaigns.first_sent_at,
@@ -142,6 +149,7 @@ final as (
         cast($confidence as double) as confidence
     from paired
     inner join campaigns on campaigns.campaign_id = paired.campaign_id
+    cross join this_publish
 )
 
 select * from final
