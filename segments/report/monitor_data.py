@@ -25,8 +25,18 @@ class MonitorData:
     act_psi: float
 
 
+DATE_COLUMNS = ("as_of", "previous_as_of", "publish_as_of")
+
+
 def _read(con: duckdb.DuckDBPyConnection, relation: str, sql: str) -> pd.DataFrame:
-    return frame(con, sql) if table_exists(con, relation) else pd.DataFrame()
+    """Rows of an optional relation; date columns as dates (pandas reads them as times)."""
+    if not table_exists(con, relation):
+        return pd.DataFrame()
+    rows = frame(con, sql)
+    for column in DATE_COLUMNS:
+        if column in rows and pd.api.types.is_datetime64_any_dtype(rows[column]):
+            rows[column] = rows[column].dt.date
+    return rows
 
 
 def _migration(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, tuple[str, str] | None]:

@@ -155,7 +155,14 @@ def _campaign_section(d: MonitorData, colors: dict[str, str]) -> Section:
             notice("No campaigns loaded (a `campaigns` source; see docs/ingestion.md).")
         )
         return s
-    rates = ("treatment_open_rate", "treatment_conversion_rate", "control_conversion_rate")
+    rates = (
+        "treatment_open_rate",
+        "treatment_conversion_rate",
+        "control_conversion_rate",
+        "conversion_uplift",
+        "conversion_uplift_low",
+        "conversion_uplift_high",
+    )
     s.blocks += [
         mc.campaign_chart(d.campaigns, colors),
         table(d.campaigns[CAMPAIGN_COLUMNS], percent=rates),
