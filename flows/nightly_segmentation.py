@@ -1,4 +1,5 @@
-"""The nightly flow: ingest -> validate -> features -> (re)train -> score -> validate -> publish."""
+"""The nightly flow: ingest -> validate -> features -> monitor -> (re)train -> score -> validate
+-> publish -> monitoring page and report."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from flows.params import NightlyParams, param
 from tasks.cluster import fit_candidates, score_customers_task
 from tasks.features import build_features_task
 from tasks.ingest import ingest_landing_task
+from tasks.monitor import build_monitor_page_task, monitor_models_task
 from tasks.publish import build_candidate_task, publish_segments_task
 from tasks.report import build_report_task, summarise_run
 from tasks.validate import validate
@@ -40,13 +42,19 @@ def nightly_segmentation(params: NightlyParams | None = None) -> dict[str, Any]:
         validate(ctx, "validate_staging", params.feature_set)
         summary["features"] = build_features_task(ctx)
         validate(ctx, "validate_features", params.feature_set)
+        summary["monitor"] = monitor_models_task(ctx)
         summary["train"] = fit_candidates(
-            ctx, params.feature_set, params.retrain, params.train_config(ctx.settings.seed)
+            ctx,
+            params.feature_set,
+            params.retrain,
+            params.train_config(ctx.settings.seed),
+            monitor_reason=summary["monitor"]["retrain_reason"],
         )
         summary["score"] = score_customers_task(ctx, params.feature_set)
         build_candidate_task(ctx)
         validate(ctx, "validate_segments", params.feature_set)
         summary["publish"] = publish_segments_task(ctx)
+        summary["monitor_page"] = build_monitor_page_task(ctx)
         summary["report"] = build_report_task(ctx)
         summarise_run(ctx)
     return summary

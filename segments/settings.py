@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -60,12 +60,47 @@ class Settings(BaseSettings):
         gt=0,
         description="Months a customer keeps buying at the current rate, for predicted_clv.",
     )
+    # Monitoring (segments/monitor/): drift, model decay, segment KPIs, campaign uplift.
+    drift_watch_psi: float = Field(
+        default=0.1, gt=0, description="PSI from which a feature's drift is worth watching."
+    )
+    drift_act_psi: float = Field(
+        default=0.25, gt=0, description="PSI from which drift is acted on (auto retrain, event)."
+    )
+    decay_max_drop: float = Field(
+        default=0.3,
+        gt=0,
+        le=1,
+        description="Relative drop of the matured re-score against the training backtest "
+        "(explained variance or retention spread) that counts as model decay.",
+    )
+    monitor_horizon_days: int = Field(
+        default=90,
+        ge=1,
+        description="Days after a publish over which retention and decay are measured "
+        "(the backtest's horizon by default, so the two compare like with like).",
+    )
+    kpi_window_days: int = Field(
+        default=28, ge=1, description="Trailing days of revenue and orders in segment KPIs."
+    )
+    uplift_confidence: float = Field(
+        default=0.95, gt=0.5, lt=1, description="Confidence level of campaign uplift intervals."
+    )
     threads: int | None = Field(default=None, description="DuckDB threads (None: all cores).")
     memory_limit: str | None = Field(
         default="1GB",
         description="DuckDB memory_limit; past it DuckDB spills to disk (10M-line ingest "
         "peaked at 13.6 GB without a limit). Empty: DuckDB's default, 80% of RAM.",
     )
+
+    @model_validator(mode="after")
+    def _drift_thresholds(self) -> Settings:
+        if self.drift_act_psi < self.drift_watch_psi:
+            raise ValueError(
+                f"drift_act_psi ({self.drift_act_psi}) must not be below drift_watch_psi "
+                f"({self.drift_watch_psi})"
+            )
+        return self
 
     def model_post_init(self, context: object, /) -> None:
         """Anchor a relative home to an absolute path once, so tasks agree on it."""

@@ -10,13 +10,19 @@ from segments.core.db import connect
 from segments.core.runs import RunContext
 from segments.lifecycle import RetrainMode, rollback_model, score_customers, train_stage
 from segments.models import TrainConfig
+from segments.monitor import save_reference
 
 
 @task(name="fit_candidates")
 def fit_candidates(
-    ctx: RunContext, feature_set: str, retrain: RetrainMode, config: TrainConfig
+    ctx: RunContext,
+    feature_set: str,
+    retrain: RetrainMode,
+    config: TrainConfig,
+    monitor_reason: str | None = None,
 ) -> dict[str, Any]:
-    """Retrain when due (or asked) and promote only a better model."""
+    """Retrain when due (or asked, or monitoring saw drift/decay); promote only a better
+    model; save the new model's training distribution for drift."""
     with ctx.stage("train") as details, connect(ctx.settings) as con:
         details.update(
             train_stage(
@@ -27,8 +33,11 @@ def fit_candidates(
                 feature_set=feature_set,
                 retrain=retrain,
                 config=config,
+                monitor_reason=monitor_reason,
             )
         )
+        if details.get("trained"):
+            details["reference"] = str(save_reference(con, details["model_version"]))
     return details
 
 

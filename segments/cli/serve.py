@@ -44,6 +44,7 @@ def build_deployments(project_dir: Path, timezone: str | None = None) -> list[An
                 tags=spec.get("tags"),
                 parameters=spec.get("parameters"),
                 schedules=schedules or None,
+                triggers=spec.get("triggers"),  # event triggers (retrain on drift/decay)
                 concurrency_limit=ConcurrencyLimitConfig(**limit)
                 if isinstance(limit, dict)
                 else limit,

@@ -1,6 +1,7 @@
 """Deterministic demo data: customers, UCI-shaped transactions and web events, with personas.
 
-`generate_demo` writes the three landing files the demo sources read. Same arguments and seed
+`generate_demo` writes the four landing files the demo sources read (customers, transactions,
+web events and marketing campaigns with a control group, `campaigns`). Same arguments and seed
 give byte-identical files: every random draw comes from numpy generators seeded from (seed,
 stage[, chunk]), outputs are written in a fixed order, gzip headers carry no time or name, and
 nothing reads the clock. A fixed handful of bad rows is slipped in so the pipeline's quarantine
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from segments.demo.campaigns import CampaignPlan, plan_campaigns, write_campaigns
 from segments.demo.catalogue import PERSONAS
 from segments.demo.events import plan_sessions, write_events
 from segments.demo.lines import transaction_faults, write_transactions
@@ -26,6 +28,7 @@ MIN_LINES = 200
 MIN_LINES_PER_CUSTOMER = 2.0
 # seed streams: one per stage, so a change in one stage does not reshuffle the others
 _CUSTOMERS, _CATALOGUE, _INVOICES, _SESSIONS, _DETAILS, _LINES, _EVENTS = range(1, 8)
+_CAMPAIGNS, _CAMPAIGN_FAULTS = 8, 9
 
 
 def generate_demo(
@@ -37,7 +40,7 @@ def generate_demo(
     end_date: date = date(2025, 12, 31),
     days: int = 730,
 ) -> dict[str, int]:
-    """Write demo_customers/, demo_transactions/ and demo_events/ under out_dir; return counts.
+    """Write demo_customers/, demo_transactions/, demo_events/ and demo_campaigns/ under out_dir.
 
     Give customers, lines, both or neither (2,000 customers); a missing one follows from the
     persona mix, about 100 lines per customer. The transaction file has exactly `lines` rows.
@@ -73,7 +76,28 @@ def generate_demo(
     counts |= write_events(
         out_dir / "demo_events" / "events.csv.gz", (seed, _EVENTS), sessions, people, details
     )
+    counts |= write_campaigns(
+        out_dir / "demo_campaigns" / "campaigns.csv",
+        plan_campaigns(_rng(seed, _CAMPAIGNS), people, window),
+        _rng(seed, _CAMPAIGN_FAULTS),
+    )
     return counts
+
+
+def campaign_plan(
+    *,
+    customers: int | None = None,
+    lines: int | None = None,
+    seed: int = 42,
+    end_date: date = date(2025, 12, 31),
+    days: int = 730,
+) -> CampaignPlan:
+    """The campaign sends and their true response probabilities of one generate_demo call
+    (same arguments): the ground truth an uplift estimate is checked against."""
+    n_customers, _ = plan_sizes(customers, lines, days)
+    window = Window(end_date, days)
+    people = sample_people(_rng(seed, _CUSTOMERS), n_customers, window)
+    return plan_campaigns(_rng(seed, _CAMPAIGNS), people, window)
 
 
 def plan_sizes(customers: int | None, lines: int | None, days: int = 730) -> tuple[int, int]:

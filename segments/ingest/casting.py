@@ -27,6 +27,14 @@ ENTITY_RULES: dict[str, list[tuple[str, str, str]]] = {
     ],
     "customers": [],
     "events": [],
+    # campaign feedback: a conversion cannot come before the message that caused it
+    "campaigns": [
+        (
+            "converted_before_sent",
+            "converted_at < sent_at",
+            "converted_at is before sent_at: a response cannot precede its campaign",
+        ),
+    ],
 }
 # Dates checked for plausibility, and their floor: activity cannot predate the configured
 # floor; people are born long before it (but after 1900).
@@ -34,6 +42,10 @@ DATE_FLOORS = {
     "invoiced_at": "$date_floor",
     "event_at": "$date_floor",
     "signup_date": "$date_floor",
+    "sent_at": "$date_floor",
+    "opened_at": "$date_floor",
+    "clicked_at": "$date_floor",
+    "converted_at": "$date_floor",
     "birth_date": "date '1900-01-01'",
 }
 
@@ -178,8 +190,14 @@ def reason_expr(mapping: SourceMapping) -> str:
     return "case " + " ".join(f"when {p} then {r}" for _, p, r in checks) + " end"
 
 
+_RULE_COLUMNS = {
+    "transactions": ("quantity", "invoice_id"),
+    "campaigns": ("sent_at", "converted_at"),
+}
+
+
 def _rule_columns(entity: str) -> tuple[str, ...]:
-    return ("quantity", "invoice_id") if entity == "transactions" else ()
+    return _RULE_COLUMNS.get(entity, ())
 
 
 def raw_struct(mapping: SourceMapping) -> str:

@@ -20,7 +20,7 @@ from segments.ingest.sources import SourceMapping, builtin_mappings, resolve_map
 from segments.settings import Settings
 
 # Staging tables that loads append to (the rest of staging is rebuilt from them by SQL).
-STAGING_TABLES = ("stg_transactions", "customer_versions", "stg_events")
+STAGING_TABLES = ("stg_transactions", "customer_versions", "stg_events", "stg_campaigns")
 
 
 def landing_files(landing_dir: Path, mapping: SourceMapping) -> list[Path]:

@@ -12,7 +12,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-Entity = Literal["transactions", "customers", "events"]
+Entity = Literal["transactions", "customers", "events", "campaigns"]
 ColumnType = Literal[
     "varchar", "id", "integer", "bigint", "double", "date", "timestamp", "boolean"
 ]
@@ -42,11 +42,24 @@ ENTITY_COLUMNS: dict[str, tuple[str, ...]] = {
         "signup_date",
     ),
     "events": ("customer_id", "session_id", "event_type", "event_at", "channel"),
+    # campaign feedback (segments/monitor): one recipient of one campaign and its response
+    "campaigns": (
+        "campaign_id",
+        "customer_id",
+        "sent_at",
+        "channel",
+        "test_group",
+        "opened_at",
+        "clicked_at",
+        "converted_at",
+        "revenue",
+    ),
 }
 ENTITY_TABLE = {
     "transactions": "staging.stg_transactions",
     "customers": "staging.customer_versions",
     "events": "staging.stg_events",
+    "campaigns": "staging.stg_campaigns",  # DDL: warehouse/schema/staging_campaigns.sql
 }
 # Target names of 0.1 that carried a currency (CHANGELOG 0.2.0): named in the error, not kept.
 RENAMED_TARGETS = {

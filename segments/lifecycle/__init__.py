@@ -16,5 +16,7 @@ _EXPORTS = {
     "current_champion": "registry",
     "rollback_model": "registry",
     "score_customers": "score",
+    # monitoring re-scores matured publishes the way the backtest scores a model
+    "backtest_assignments": "backtest",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

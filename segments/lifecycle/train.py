@@ -158,10 +158,19 @@ def train_stage(
     feature_set: str,
     retrain: RetrainMode,
     config: TrainConfig,
+    monitor_reason: str | None = None,
 ) -> dict[str, Any]:
-    """The train stage of a run: retrain when due (or asked), promote only a better model."""
+    """The train stage of a run: retrain when due (or asked), promote only a better model.
+
+    monitor_reason: drift or decay seen by this run's monitoring stage (a reason for auto).
+    """
     due, why = retrain_due(
-        current_champion(con), retrain, feature_set, as_of, settings.retrain_every_days
+        current_champion(con),
+        retrain,
+        feature_set,
+        as_of,
+        settings.retrain_every_days,
+        monitor_reason,
     )
     details: dict[str, Any] = {"retrain_reason": why}
     if due:

@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 
 from segments.core.sql import run_model, run_script
+from segments.monitor import write_monitor_marts
 from segments.publish.exports import write_changes_export, write_snapshot_export
 from segments.publish.pending import PendingFiles, remove_leftovers
 from segments.publish.serving import write_lake_files, write_serving_file
@@ -141,6 +142,7 @@ def _write_marts(
     run_script(con, settings.sql_dir / "publish" / "close_segment_stays.sql", params)
     run_model(con, settings.sql_dir, "marts", "segment_history", params)
     run_model(con, settings.sql_dir, "marts", "segment_profiles", params)
+    write_monitor_marts(con, settings, params)  # segment KPIs, campaign results
     published_at = datetime.now(UTC).replace(tzinfo=None)
     run_model(
         con, settings.sql_dir, "marts", "publishes", {**params, "published_at": published_at}

@@ -16,8 +16,9 @@ import duckdb
 from segments.publish.pending import PendingFiles, tmp_name
 from segments.settings import Settings
 
-# Rewritten in place by each publish (rows get closed), so one whole file, not as_of slices.
-WHOLE_TABLES = frozenset({"segment_history"})
+# Rewritten in place by each publish (rows get closed; matured retention is filled in), so
+# one whole file, not as_of slices.
+WHOLE_TABLES = frozenset({"segment_history", "segment_kpis"})
 SERVING_ALIAS = "serving_next"
 
 

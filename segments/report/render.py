@@ -107,7 +107,8 @@ def render_html(data: ReportData) -> tuple[str, int]:
 <title>Segmentation report {escape(r.run_id)}</title><style>{CSS}</style>
 <script type="text/javascript">{get_plotlyjs()}</script>
 </head><body data-charts="{charts}">
-<header><h1>Segmentation run {escape(r.run_id)}</h1><nav>{nav}</nav>
+<header><h1>Segmentation run {escape(r.run_id)}</h1><nav>{nav}<a href="../monitor.html">Monitoring
+across runs</a></nav>
 <label>Segment <select id="segment-filter"><option value="">All segments</option>{options}
 </select></label></header>
 <main>

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from segments.core.db import connect
+from segments.monitor import monitor_status_lines
 from segments.settings import Settings
 
 TABLES = (
@@ -53,6 +54,7 @@ def status_report(settings: Settings) -> str:
                 else "none"
             )
         )
+        lines += monitor_status_lines(con)  # drift, decay, campaigns (segments.monitor)
         lines.append("Rows:")
         for table in TABLES:
             count = (

@@ -98,6 +98,70 @@ def _prefect(env: dict[str, str], *args: str, timeout: float = 300) -> str:
     return done.stdout
 
 
+def _flow_runs(env: dict[str, str], deployment: str) -> list[dict]:
+    import httpx
+
+    response = httpx.post(
+        f"{env['PREFECT_API_URL']}/flow_runs/filter",
+        json={"deployments": {"name": {"any_": [deployment]}}},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+def _drift_triggers_the_retrain_deployment(env: dict[str, str], home: Path) -> None:
+    """Shifted input: the nightly run (retrain=never) emits segments.drift.detected, and the
+    trigger of prefect.yaml runs the retrain deployment as of that run's date."""
+    landing = home / "landing" / "demo_transactions" / "shifted.csv"
+    lines = ["InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"]
+    lines += [
+        f"{900000 + 3 * c + k},20725,BIG ORDER,50,2026-01-02 1{k}:00:00,40.00,C{c:07d},UK"
+        for c in range(1, 301)
+        for k in range(3)
+    ]
+    landing.write_text("\n".join(lines) + "\n")
+    params = json.dumps({"as_of": "2026-01-03", "retrain": "never", "feature_set": "retail"})
+    out = _prefect(
+        env,
+        "deployment",
+        "run",
+        "nightly_segmentation/nightly",
+        "--param",
+        f"params={params}",
+        "--watch",
+        "--watch-timeout",
+        "900",
+        timeout=960,
+    )
+    assert "Completed" in out, out
+    deadline = time.monotonic() + 900
+    triggered: list[dict] = []
+    while time.monotonic() < deadline:
+        # the weekly schedule also creates scheduled runs; the trigger's carries the as_of
+        triggered = [
+            r
+            for r in _flow_runs(env, "retrain")
+            if (r["parameters"].get("params") or {}).get("as_of") == "2026-01-03"
+        ]
+        if triggered and triggered[0]["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED"):
+            break
+        time.sleep(3)
+    assert len(triggered) == 1, [r["parameters"] for r in _flow_runs(env, "retrain")]
+    (run,) = triggered
+    assert run["state"]["type"] == "COMPLETED", run["state"]
+    assert run["parameters"]["params"]["feature_set"] == "retail"
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        acting = con.execute(
+            "select count(*) from ops.drift where as_of = '2026-01-03' and verdict = 'act'"
+        ).fetchone()[0]
+        flows = con.execute(
+            "select flow_name from ops.runs where stage = 'train' order by started_at"
+        ).fetchall()
+    assert acting >= 2
+    assert flows[-1] == ("retrain_segments",)
+
+
 def test_deploy_worker_trigger_and_publish(server: dict[str, str], tmp_path: Path):
     env = server
     home = Path(env["SEGMENTS_HOME"])
@@ -137,6 +201,14 @@ def test_deploy_worker_trigger_and_publish(server: dict[str, str], tmp_path: Pat
             timeout=960,
         )
         assert "Completed" in out, out
+        with duckdb.connect(str(home / "serving.duckdb"), read_only=True) as con:
+            rows, as_of = con.execute(
+                "select count(*), any_value(as_of) from customer_segments"
+            ).fetchone()
+            history = con.execute("select count(*) from segment_history").fetchone()[0]
+        assert rows > 200 and str(as_of) == "2026-01-01"
+        assert history == rows
+        _drift_triggers_the_retrain_deployment(env, home)
     finally:
         worker.terminate()
         try:
@@ -144,10 +216,3 @@ def test_deploy_worker_trigger_and_publish(server: dict[str, str], tmp_path: Pat
         except subprocess.TimeoutExpired:
             worker.kill()
         worker_log.close()
-    with duckdb.connect(str(home / "serving.duckdb"), read_only=True) as con:
-        rows, as_of = con.execute(
-            "select count(*), any_value(as_of) from customer_segments"
-        ).fetchone()
-        history = con.execute("select count(*) from segment_history").fetchone()[0]
-    assert rows > 200 and str(as_of) == "2026-01-01"
-    assert history == rows

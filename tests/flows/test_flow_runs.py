@@ -71,8 +71,8 @@ def test_every_flow_records_its_stages_under_its_own_name(prefect_harness, lande
     assert by_flow["retrain_segments"] == [{"run", "features", "validate_features", "train"}]
     assert by_flow["backfill_segments"] == [{"run"}]
     nightly_stages = {
-        "run", "ingest", "validate_staging", "features", "validate_features", "train",
-        "score", "candidate", "validate_segments", "publish", "report",
+        "run", "ingest", "validate_staging", "features", "validate_features", "monitor",
+        "train", "score", "candidate", "validate_segments", "publish", "monitor_page", "report",
     }  # fmt: skip
     assert by_flow["nightly_segmentation"] == [nightly_stages] * 3  # one + two backfill dates
     assert by_flow["rollback_model"] == [{"run", "rollback"}]

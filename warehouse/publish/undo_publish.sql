@@ -9,3 +9,5 @@ where valid_to = $as_of;
 delete from marts.segment_migration where as_of = $as_of;
 
 delete from marts.publishes where as_of = $as_of;
+
+delete from marts.segment_kpis where as_of = $as_of;
