@@ -34,6 +34,8 @@ def watch_landing(params: WatchParams | None = None) -> dict[str, Any]:
             results = load_landed_task(ctx, ready)
             summary["loads"] = [r.as_dict() for r in results]
         watcher.mark_handled(ready)
+        for r in results:
+            print(f"{r.status} {r.source}/{r.path}: {r.rows_staged} rows staged ({r.load_id})")
         emit_load_events(results, ctx.run_id)
         return "loaded"
 

@@ -28,23 +28,36 @@ def latest_publish(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
 
 
 def customer_segment(con: duckdb.DuckDBPyConnection, ids: list[str]) -> dict[str, Any] | None:
-    """One customer's current segment, what to do with it, and since when they are in it."""
+    """One customer's current segment, what to do with it, and since when they are in it.
+
+    `ids` holds one or two candidate ids; plain equality filters (not a list) let DuckDB
+    push them into the scans of both tables.
+    """
+    if not ids:
+        return None
     rows = _rows(
         con,
         f"""
+        with
+        customer as (
+            select * from {ALIAS}.customer_segments
+            where customer_id = $a or customer_id = $b
+            order by customer_id
+            limit 1
+        ),
+        stay as (
+            select customer_id, valid_from from {ALIAS}.segment_history
+            where (customer_id = $a or customer_id = $b) and valid_to is null
+        )
         select
             c.customer_id, c.segment_id, c.segment_name, p.description, p.action,
             c.rfm_segment, c.recency_days, c.frequency, c.monetary, c.clv,
-            h.valid_from as segment_since, c.model_version, c.run_id, c.as_of
-        from {ALIAS}.customer_segments c
+            stay.valid_from as segment_since, c.model_version, c.run_id, c.as_of
+        from customer c
         left join {ALIAS}.segment_profiles p on p.segment_id = c.segment_id
-        left join {ALIAS}.segment_history h
-            on h.customer_id = c.customer_id and h.valid_to is null
-        where c.customer_id in (select unnest($ids::varchar[]))
-        order by c.customer_id
-        limit 1
+        left join stay on stay.customer_id = c.customer_id
         """,
-        {"ids": ids},
+        {"a": ids[0], "b": ids[-1]},
     )
     return rows[0] if rows else None
 
