@@ -64,7 +64,7 @@ def _free_port() -> int:
 def _percentile(sorted_ms: list[float], q: float) -> float:
     if not sorted_ms:
         return float("nan")
-    return sorted_ms[min(len(sorted_ms) - 1, int(round(q * (len(sorted_ms) - 1))))]
+    return sorted_ms[min(len(sorted_ms) - 1, round(q * (len(sorted_ms) - 1)))]
 
 
 def run_load(base: str, raw_ids: list[str], requests: int, clients: int) -> dict[str, Any]:
@@ -207,27 +207,24 @@ def markdown(result: dict[str, Any]) -> str:
             f"{r['p99_ms']} | {r['max_ms']} | {r['requests_per_second']} | {r['run_ids_seen']} |"
         )
     m, ratios = result["machine"], result["ratios"]
-    return "\n".join(
-        [
-            "# Lookup service under load (`make bench-api`)",
-            "",
-            f"{result['requests']} lookups `GET /customers/{{raw id}}/segment` from "
-            f"{result['clients']} concurrent keep-alive clients on 127.0.0.1, over a publish of "
-            f"{result['customers']:,} customers (one publish: {result['one_publish_seconds']} s). "
-            "`during_publishes`: a second process publishes in a loop meanwhile "
-            f"({result['during_publishes']['publishes_completed_during_load']} publishes "
-            "completed during the load).",
-            "",
-            *rows,
-            "",
-            f"Ratios, during publishes / baseline: p50 {ratios.get('p50_ms')}x, p99 "
-            f"{ratios.get('p99_ms')}x, throughput {ratios.get('requests_per_second')}x.",
-            "",
-            f"Machine: {m.get('cpu_count')} cores, load average {m.get('load_average_1min')} "
-            f"at the start, {m.get('date')}. Client and server share the machine.",
-            "",
-        ]
+    during = result["during_publishes"]["publishes_completed_during_load"]
+    intro = (
+        f"{result['requests']} lookups `GET /customers/{{raw id}}/segment` from "
+        f"{result['clients']} concurrent keep-alive clients on 127.0.0.1, over a publish of "
+        f"{result['customers']:,} customers (one publish: {result['one_publish_seconds']} s). "
+        "`during_publishes`: a second process publishes in a loop meanwhile "
+        f"({during} publishes completed during the load)."
     )
+    ratio_line = (
+        f"Ratios, during publishes / baseline: p50 {ratios.get('p50_ms')}x, "
+        f"p99 {ratios.get('p99_ms')}x, throughput {ratios.get('requests_per_second')}x."
+    )
+    machine = (
+        f"Machine: {m.get('cpu_count')} cores, load average {m.get('load_average_1min')} "
+        f"at the start, {m.get('date')}. Client and server share the machine."
+    )
+    title = "# Lookup service under load (`make bench-api`)"
+    return "\n".join([title, "", intro, "", *rows, "", ratio_line, "", machine, ""])
 
 
 def main(argv: list[str] | None = None) -> Path:

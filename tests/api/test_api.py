@@ -149,7 +149,9 @@ def test_production_refuses_to_serve_without_an_api_key(tmp_path: Path):
     production = Settings(home=tmp_path, pii_key="k", environment="production")
     with pytest.raises(ApiSettingsError, match="SEGMENTS_API_KEY"):
         check_settings(production)
-    check_settings(production.model_copy(update={"api_key": SecretStr("s3cret")}))  # starts with one
+    check_settings(
+        production.model_copy(update={"api_key": SecretStr("s3cret")})
+    )  # starts with one
 
 
 def test_docs_load_swagger_ui_from_the_service_itself(client: TestClient):
