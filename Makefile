@@ -14,10 +14,10 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 export GX_ANALYTICS_ENABLED ?= false
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format bench clean
+.PHONY: help install run test lint format bench bench-api clean
 
 help: ## Show the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -48,6 +48,9 @@ format: $(STAMP) ## Apply ruff fixes and formatting
 
 bench: $(STAMP) ## Time every stage on generated data (LINES=1000000), write bench/results/
 	$(BIN)/python -m bench.run --lines $(LINES)
+
+bench-api: $(STAMP) ## Lookup-service p50/p99 under 2,000 requests from 8 clients, with publishes
+	$(BIN)/python -m bench.api_bench --requests 2000 --clients 8
 
 clean: ## Remove the demo home (.segments) and caches, keep .venv
 	rm -rf .segments .pytest_cache .ruff_cache

@@ -31,3 +31,21 @@ def flow_run_context(
         prepare=prepare_warehouse_task,
     ) as opened:
         yield opened
+
+
+@contextmanager
+def cycle_run_context(
+    cycle: int, *, lock_timeout_s: float, params: dict[str, Any] | None = None
+) -> Iterator[tuple[RunContext, dict[str, Any]]]:
+    """One cycle of a long-running flow (the watcher) as a pipeline run of its own: the lock
+    is held for the cycle, never for the whole flow run, and waited for at most lock_timeout_s
+    (then WarehouseBusyError, and the cycle is tried again later)."""
+    settings = Settings().model_copy(update={"lock_timeout_seconds": lock_timeout_s})
+    with open_run(
+        settings,
+        f"{run_id_of(runtime.flow_run)}-{cycle}",
+        runtime.flow_run.flow_name,
+        params=params,
+        prepare=prepare_warehouse_task,
+    ) as opened:
+        yield opened

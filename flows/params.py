@@ -123,6 +123,22 @@ class RollbackParams(BaseModel):
     model_version: str = Field(min_length=3, description="A version from ops.model_registry.")
 
 
+class WatchParams(BaseModel):
+    """How the watcher polls landing/ (it runs until stopped: Ctrl-C, SIGTERM, a cancel)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    interval_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=3600,
+        description="Seconds between polls. Empty: SEGMENTS_WATCH_INTERVAL_SECONDS.",
+    )
+    max_cycles: int | None = Field(
+        default=None, ge=1, description="Stop after this many polls. Empty: run until stopped."
+    )
+
+
 def param(parameters: dict[str, Any], key: str) -> Any:
     """One field of the `params` flow parameter, whether Prefect holds a model or a dict."""
     params = parameters.get("params")

@@ -86,6 +86,17 @@ class Settings(BaseSettings):
     uplift_confidence: float = Field(
         default=0.95, gt=0.5, lt=1, description="Confidence level of campaign uplift intervals."
     )
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="X-API-Key that `segments api` requires (required in production).",
+    )
+    watch_interval_seconds: float = Field(
+        default=5,
+        gt=0,
+        le=3600,
+        description="How often `segments watch` polls landing/; a file loads once its size "
+        "and mtime stayed the same for one interval.",
+    )
     threads: int | None = Field(default=None, description="DuckDB threads (None: all cores).")
     memory_limit: str | None = Field(
         default="1GB",

@@ -1,7 +1,7 @@
 """The `segments` commands: demo data, ingest, the nightly run, status, export, rollback,
-backfill, forget and serve. Every command that writes under SEGMENTS_HOME opens a run (the
-lock and an ops.runs row), like the flows do; every command first checks the PII key and
-sets the file mode (segments/core/startup.py)."""
+backfill, forget, serve, watch and the lookup api. Every command that writes under
+SEGMENTS_HOME opens a run (the lock and an ops.runs row), like the flows do; every command
+first checks the PII key and sets the file mode (segments/core/startup.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
+from segments.api import DEFAULT_HOST, DEFAULT_PORT
 from segments.features import DEFAULT_FEATURE_SET, FEATURE_SETS
 from segments.lifecycle import RETRAIN_MODES
 
@@ -180,6 +181,51 @@ def serve_cmd(
     from segments.settings import Settings
 
     serve(Settings().project_dir, timezone)
+
+
+@app.command()
+def watch(
+    interval: Annotated[
+        float | None,
+        typer.Option(help="Seconds between polls (default SEGMENTS_WATCH_INTERVAL_SECONDS)."),
+    ] = None,
+) -> None:
+    """Load files as they land in landing/<source>/, one Prefect event per load (Ctrl-C stops)."""
+    _quiet_prefect()
+    from flows.params import WatchParams
+    from flows.watch_landing import watch_landing
+    from segments.settings import Settings
+
+    try:
+        params = WatchParams(interval_seconds=interval)
+    except ValidationError as exc:
+        typer.echo(f"invalid parameters: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    settings = Settings()
+    typer.echo(
+        f"watching {settings.landing_dir} every "
+        f"{interval or settings.watch_interval_seconds:g}s (Ctrl-C stops)"
+    )
+    watch_landing(params)
+
+
+@app.command("api")
+def api_cmd(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (local only by default).")
+    ] = DEFAULT_HOST,
+    port: Annotated[int, typer.Option(help="TCP port.")] = DEFAULT_PORT,
+) -> None:
+    """Read-only HTTP lookup of segments over serving.duckdb (docs at /docs)."""
+    from segments.api import ApiSettingsError, serve_api
+    from segments.core.pii import MissingPiiKeyError
+    from segments.settings import Settings
+
+    try:
+        serve_api(Settings(), host, port)
+    except (ApiSettingsError, MissingPiiKeyError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 @app.command()

@@ -37,6 +37,7 @@ def build_deployments(project_dir: Path, timezone: str | None = None) -> list[An
             for s in spec.get("schedules") or []
         ]
         limit = spec.get("concurrency_limit")
+        triggers = [_trigger(t) for t in spec.get("triggers") or []]
         deployments.append(
             flow.to_deployment(
                 name=spec["name"],
@@ -44,13 +45,21 @@ def build_deployments(project_dir: Path, timezone: str | None = None) -> list[An
                 tags=spec.get("tags"),
                 parameters=spec.get("parameters"),
                 schedules=schedules or None,
-                triggers=spec.get("triggers"),  # event triggers (retrain on drift/decay)
                 concurrency_limit=ConcurrencyLimitConfig(**limit)
                 if isinstance(limit, dict)
                 else limit,
+                triggers=triggers or None,
             )
         )
     return deployments
+
+
+def _trigger(spec: dict[str, Any]) -> Any:
+    """A prefect.yaml trigger as the deployment trigger `prefect deploy` would create."""
+    from prefect.events import DeploymentTriggerTypes
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(DeploymentTriggerTypes).validate_python(spec)
 
 
 def serve(project_dir: Path, timezone: str | None = None) -> None:

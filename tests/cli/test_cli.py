@@ -80,3 +80,10 @@ def test_writing_commands_wait_for_the_warehouse_lock_and_name_the_holder(segmen
             assert result.returncode != 0, command
             assert "holder-1" in result.stderr + result.stdout, command
     assert not (segments_home / "warehouse.duckdb").exists()  # nothing ran before the lock
+
+
+def test_watch_refuses_a_bad_interval_before_any_work(segments_home):
+    result = runner.invoke(app, ["watch", "--interval", "0"])
+    assert result.exit_code == 2
+    assert "invalid parameters" in result.output and "interval_seconds" in result.output
+    assert not (segments_home / "warehouse.duckdb").exists()

@@ -27,6 +27,7 @@ def test_prefect_yaml_declares_every_deployment():
         "backfill",
         "rollback-model",
         "forget",
+        "watch",
     }
     nightly = specs["nightly"]
     assert nightly["schedules"][0]["cron"] == "0 2 * * *"
@@ -45,6 +46,9 @@ def test_serve_builds_the_same_deployments_with_a_timezone_override():
     assert nightly.parameters["params"]["retrain"] == "auto"
     assert nightly.concurrency_limit == 1 or nightly.concurrency_limit.limit == 1
     assert not deployments["backfill"].schedules
+    (trigger,) = nightly.triggers  # the load trigger of prefect.yaml, served as deployed
+    assert trigger.expect == {"segments.load.completed"} and trigger.enabled is False
+    assert not deployments["watch"].schedules
 
 
 def test_flow_parameters_render_as_a_form():
@@ -123,7 +127,7 @@ def test_allowed_values_come_from_their_one_definition():
     from typer.testing import CliRunner
 
     from flows.nightly_segmentation import nightly_segmentation
-    from flows.params import ForgetParams, IngestParams, RollbackParams
+    from flows.params import ForgetParams, IngestParams, RollbackParams, WatchParams
     from segments.cli import app
     from segments.features import FEATURE_SETS
     from segments.lifecycle import RETRAIN_MODES
@@ -143,6 +147,7 @@ def test_allowed_values_come_from_their_one_definition():
         "backfill_segments": BackfillParams,
         "rollback_model": RollbackParams,
         "forget_customers": ForgetParams,
+        "watch_landing": WatchParams,
     }
     for spec in deployment_specs(PROJECT):  # every deployment's parameters validate
         model = params[spec["entrypoint"].split(":")[1]]
