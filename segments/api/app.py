@@ -109,7 +109,7 @@ def create_app(settings: Settings, reader: ServingReader | None = None) -> FastA
         ],
     ) -> CustomerSegment:
         """A customer's current segment, its suggested action, and since when."""
-        row = queries.customer_segment(con, candidate_ids(con, customer_id, key))
+        row = queries.customer_segment(con, candidate_ids(customer_id, key))
         if row is None:
             raise ApiError(
                 404,

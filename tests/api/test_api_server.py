@@ -125,7 +125,7 @@ def test_production_without_an_api_key_refuses_to_start(tmp_path: Path):
             **{k: v for k, v in os.environ.items() if k != "SEGMENTS_API_KEY"},
             "SEGMENTS_HOME": str(tmp_path),
             "SEGMENTS_ENVIRONMENT": "production",
-            "SEGMENTS_PII_KEY": "k",
+            "SEGMENTS_PII_KEY": "p" * 32,  # a production key, so only the API key is missing
         },
         capture_output=True,
         text=True,
