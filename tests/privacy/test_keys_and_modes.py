@@ -28,6 +28,8 @@ ARGS = {
     "rollback": ["m1"],
     "backfill": ["2026-01-01", "2026-01-08"],
     "forget": ["C0000001"],
+    "api": [],
+    "watch": ["--interval", "1"],
 }
 
 
