@@ -25,7 +25,13 @@ from segments.ingest.files import ingest_file
 from segments.ingest.loads import LoadOptions, LoadResult, Progress, record_failure
 from segments.ingest.mapping_schema import MappingError
 from segments.ingest.readers import first_line_of
-from segments.ingest.sources import SourceMapping, load_mapping, mapping_files, resolve_mapping
+from segments.ingest.sources import (
+    SourceMapping,
+    builtin_mappings,
+    load_mapping,
+    mapping_files,
+    resolve_mapping,
+)
 from segments.settings import Settings
 
 # Staging tables that loads append to (the rest of staging is rebuilt from them by SQL).
@@ -262,7 +268,9 @@ def erasure_layouts(sql_dir: Path) -> tuple[frozenset[str], list[TextLayout]]:
     """Where the built-in sources keep customer ids, and how their files split (erasure)."""
     mappings = list(builtin_mappings(sql_dir).values())
     ids = frozenset(
-        m.columns["customer_id"].source for m in mappings if "customer_id" in m.columns
+        m.columns["customer_id"].source
+        for m in mappings
+        if "customer_id" in m.columns and m.columns["customer_id"].source
     )
     layouts = [
         TextLayout(m.csv.delimiter, m.csv.quote, m.csv.escape, m.csv.encoding, m.csv.header)
