@@ -108,10 +108,10 @@ def test_forget_erases_everywhere_and_keeps_the_customer_out(prefect_harness, se
     # re-landed before the next night: an old copy of the transactions, and a new export
     # with the customer in it (and another customer's change)
     shutil.copy(
-        original / "demo_transactions" / "transactions.csv.gz",
+        original / "demo_transactions" / "_processed" / "transactions.csv.gz",
         home / "landing" / "demo_transactions" / "resent.csv.gz",
     )
-    with (original / "demo_customers" / "customers.csv").open() as handle:
+    with (original / "demo_customers" / "_processed" / "customers.csv").open() as handle:
         lines = handle.readlines()
     other = next(line for line in lines[1:] if not line.startswith(raw_id + ","))
     mine = next(line for line in lines if line.startswith(raw_id + ","))
