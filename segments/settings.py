@@ -37,7 +37,22 @@ class Settings(BaseSettings):
         pattern=r"^[A-Z]{3}$",
         description="ISO 4217 code of every money column (names carry no currency).",
     )
-    date_floor: date = Field(default=date(2000, 1, 1), description="No valid event is older.")
+    date_floor: date = Field(
+        default=date(2000, 1, 1),
+        description="Lines dated before it are quarantined (a mapping's date_floor wins).",
+    )
+    max_quarantine_share: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="A load quarantining a larger share of its lines fails (rows still kept).",
+    )
+    processed_retention_days: int = Field(
+        default=30,
+        ge=0,
+        description="Loaded landing files wait in landing/<source>/_processed/ this many "
+        "days, then are deleted (0: at once).",
+    )
     min_customers: int = Field(default=50, description="Refuse to train on fewer customers.")
     min_history_days: int = Field(default=90, description="Refuse to train on less history.")
     retrain_every_days: int = Field(default=7, description="retrain=auto refits this often.")

@@ -91,7 +91,7 @@ def ingest(
     source: Annotated[str, typer.Argument(help="Built-in source name or a mapping .yaml file.")],
     path: Annotated[Path, typer.Argument(help="A file or a folder of files.", exists=True)],
 ) -> None:
-    """Load one file or folder through a named source mapping."""
+    """Load one file or folder through a named source mapping (exit 1 if a file failed)."""
     from segments.core.db import connect
     from segments.ingest import ingest_one
 
@@ -101,7 +101,7 @@ def ingest(
             ctx.stage("ingest") as details,
             connect(ctx.settings) as con,
         ):
-            results = ingest_one(con, ctx.settings, source, path, ctx.run_id)
+            results = ingest_one(con, ctx.settings, source, path, ctx.run_id, _progress())
             details["loads"] = [r.as_dict() for r in results]
     except (ValueError, FileNotFoundError) as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -115,6 +115,45 @@ def ingest(
         )
         failed |= r.status == "failed"
     raise typer.Exit(1 if failed else 0)
+
+
+def _progress(after_seconds: float = 2.0) -> Any:
+    """Progress lines on stderr for a load that takes more than a moment."""
+    import time
+
+    started = time.monotonic()
+    last = [""]
+
+    def show(what: str, fraction: float) -> None:
+        if time.monotonic() - started >= after_seconds and what != last[0]:
+            typer.echo(f"  [{fraction:4.0%}] {what}", err=True)
+            last[0] = what
+
+    return show
+
+
+sources_app = typer.Typer(help="Source mappings: check one against a file.", no_args_is_help=True)
+app.add_typer(sources_app, name="sources")
+
+
+@sources_app.command("check")
+def sources_check(
+    mapping: Annotated[str, typer.Argument(help="Built-in source name or a mapping .yaml file.")],
+    file: Annotated[Path, typer.Argument(help="The file to try.", exists=True, dir_okay=False)],
+    rows: Annotated[int, typer.Option(help="Typed rows to show.")] = 10,
+) -> None:
+    """Dry run of a load: typed first rows, quarantine reasons with counts; writes nothing."""
+    from segments.ingest import check_source
+    from segments.settings import Settings
+
+    try:
+        report = check_source(Settings(), mapping, file, rows=rows)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for line in report.lines():
+        typer.echo(line)
+    raise typer.Exit(1 if report.result.status == "failed" else 0)
 
 
 @app.command()

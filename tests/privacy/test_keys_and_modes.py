@@ -132,6 +132,7 @@ def test_everything_written_under_home_is_private(
 ):
     os.umask(0o022)  # what a shell usually has: 644 files in 755 folders
     monkeypatch.setenv("SEGMENTS_FILE_ACCESS", access)
+    monkeypatch.setenv("SEGMENTS_MAX_QUARANTINE_SHARE", "1")  # 30 demo customers: a few bad lines
     runner = CliRunner()
     assert runner.invoke(app, ["demo", "--customers", "30"]).exit_code == 0
     landing = segments_home / "landing" / "demo_customers"
