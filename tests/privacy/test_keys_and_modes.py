@@ -30,6 +30,7 @@ ARGS = {
     "forget": ["C0000001"],
     "api": [],
     "watch": ["--interval", "1"],
+    "sources": ["check", "online_retail", "x.csv"],
 }
 
 
@@ -70,6 +71,7 @@ def test_every_command_refuses_a_short_production_key_first(
 ):
     commands = {c.name or c.callback.__name__ for c in app.registered_commands}
     commands = {"serve" if c == "serve_cmd" else c for c in commands}
+    commands |= {group.name for group in app.registered_groups}
     assert commands == ARGS.keys()
     monkeypatch.setenv("SEGMENTS_ENVIRONMENT", "production")
     monkeypatch.setenv("SEGMENTS_PII_KEY", "short-key")
