@@ -273,7 +273,14 @@ def erasure_layouts(sql_dir: Path) -> tuple[frozenset[str], list[TextLayout]]:
         if "customer_id" in m.columns and m.columns["customer_id"].source
     )
     layouts = [
-        TextLayout(m.csv.delimiter, m.csv.quote, m.csv.escape, m.csv.encoding, m.csv.header)
+        TextLayout(
+            m.csv.delimiter,
+            m.csv.quote,
+            m.csv.escape,
+            m.csv.encoding,
+            m.csv.header,
+            m.csv.skip_rows,
+        )
         for m in mappings
     ]
     return ids, layouts

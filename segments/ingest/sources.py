@@ -116,7 +116,8 @@ ENCODINGS = {
     "latin1": "latin-1",
     "iso-8859-1": "latin-1",
 }
-WHITESPACE = "whitespace"  # csv.delimiter: fields split on runs of spaces and tabs
+from segments.core.recordfiles import WHITESPACE
+
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
 _COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TABLE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*$")
