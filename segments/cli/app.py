@@ -1,5 +1,5 @@
 """The `segments` commands: demo data, ingest, the nightly run, status, export, rollback,
-backfill, forget, serve, watch and the lookup api. Every command that writes under
+backfill, forget, rebuild, serve, watch and the lookup api. Every command that writes under
 SEGMENTS_HOME opens a run (the lock and an ops.runs row), like the flows do; every command
 first checks the PII key and sets the file mode (segments/core/startup.py)."""
 
@@ -335,6 +335,43 @@ def forget(
     )
     for place, rows in details["rows_by_place"].items():
         typer.echo(f"  {rows:>8,}  {place}")
+
+
+@app.command()
+def rebuild(
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Features as of YYYY-MM-DD (default: their as_of now)."),
+    ] = None,
+) -> None:
+    """Recompute every derived layer from staging (the incremental path must equal it)."""
+    from segments.core.db import connect
+    from segments.features import rebuild_features
+    from segments.ingest import refresh_staging
+
+    try:
+        day = date.fromisoformat(as_of) if as_of else None
+        with (
+            _command_run("rebuild", as_of=as_of) as (ctx, summary),
+            ctx.stage("rebuild") as details,
+            connect(ctx.settings) as con,
+        ):
+            details["staging_rows"] = refresh_staging(con, ctx.settings)
+            details.update(rebuild_features(con, ctx.settings, day))
+            summary.update(details)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    changed = details["aggregates_changed"]
+    typer.echo(
+        f"rebuilt from staging: {details['rows'].get('customer_features', 0):,} customers' "
+        f"features as of {details['as_of']}; "
+        + (
+            "the incremental aggregates were already exact"
+            if not changed
+            else f"aggregates that differed and were replaced: {', '.join(changed)}"
+        )
+    )
 
 
 def settings_error_message(error: ValidationError) -> str:

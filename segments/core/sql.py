@@ -3,26 +3,31 @@
 Each model file holds one SELECT. The runner wraps it in
 `create or replace table <folder>.<stem> as ...` (or, for a file whose first line is
 `-- materialized: append`, `insert into <folder>.<stem> by name ...`: tables that grow by
-one slice per publish), passes only the named parameters the file uses ($as_of, $run_id,
-...), and orders models by the relations they reference.
+one slice per publish; for `-- materialized: incremental ...`, only what changed since the
+last build: see segments/core/incremental.py), passes only the named parameters the file uses
+($as_of, $run_id, ...), and orders models by the relations they reference.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from segments.core import incremental
+
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 # A string literal, a quoted identifier, or a `--` comment, leftmost first: a `--` or `$x`
 # inside quotes is text (a mapped column "a--b", a pattern 'x$y'), not a comment or parameter.
 _QUOTED_OR_COMMENT = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*")
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
-_MATERIALIZED = re.compile(r"^--\s*materialized:\s*(table|append)\s*$")
+_MATERIALIZED = re.compile(r"^--\s*materialized:\s*(table|append|incremental)\b")
+# progress of a layer: (models done, models in the layer, the model just built)
+Progress = Callable[[int, int, str], None]
 
 
 def _strip_comments(sql: str) -> str:
@@ -60,20 +65,30 @@ def model_paths(sql_dir: Path, layer: str) -> dict[str, Path]:
     return paths
 
 
+def _reads(body: str, layer: str, names: Mapping[str, Path] | list[str]) -> set[str]:
+    """The models of `layer` a body reads (`layer.x` outside comments)."""
+    text = _strip_comments(body).lower()
+    return {other for other in names if re.search(rf"\b{layer}\.{other}\b", text)}
+
+
 def model_order(sql_dir: Path, layer: str) -> list[str]:
     """Models of a layer in dependency order (a model after every `layer.x` it reads)."""
     paths = model_paths(sql_dir, layer)
-    graph: dict[str, set[str]] = {}
-    for name, path in paths.items():
-        body = _strip_comments(path.read_text()).lower()
-        graph[name] = {
-            other for other in paths if other != name and re.search(rf"\b{layer}\.{other}\b", body)
-        }
+    graph = {name: _reads(path.read_text(), layer, paths) - {name} for name, path in paths.items()}
     return list(TopologicalSorter(graph).static_order())
 
 
+def incremental_models(sql_dir: Path, layer: str) -> list[str]:
+    """The layer's incremental models, in dependency order."""
+    return [
+        name
+        for name in model_order(sql_dir, layer)
+        if materialization((sql_dir / layer / f"{name}.sql").read_text()) == "incremental"
+    ]
+
+
 def materialization(body: str) -> str:
-    """`table` (rebuilt each time, the default) or `append`, from the file's first line."""
+    """`table` (rebuilt each time, the default), `append` or `incremental`, from line one."""
     first = body.lstrip().split("\n", 1)[0].strip()
     match = _MATERIALIZED.match(first)
     return match.group(1) if match else "table"
@@ -94,6 +109,11 @@ def run_model(
     """
     body = (sql_dir / layer / f"{name}.sql").read_text().strip().rstrip(";")
     relation = target or f"{layer}.{name}"
+    if materialization(body) == "incremental":
+        raise ValueError(
+            f"{layer}/{name}.sql is an incremental model: build it with run_layer(..., "
+            f"{layer!r}), which knows what changed since its last build"
+        )
     if materialization(body) == "append":  # the table is declared in warehouse/schema/
         return con.execute(
             f"insert into {relation} by name\n{body}", bind(body, params)
@@ -115,26 +135,78 @@ def select_model(
     return con.sql(body, params=bind(body, params))
 
 
+def _run_incremental(
+    con: duckdb.DuckDBPyConnection,
+    sql_dir: Path,
+    layer: str,
+    name: str,
+    params: Mapping[str, Any] | None,
+    full_refresh: bool,
+) -> int:
+    """Bring one incremental model up to date; returns the rows it wrote."""
+    body = (sql_dir / layer / f"{name}.sql").read_text().strip().rstrip(";")
+    spec = incremental.increment_of(body)
+    assert spec is not None
+    bound = bind(body, params)
+    if bound:  # values are bound, never formatted: wrap the body as a prepared SELECT
+        raise ValueError(f"{layer}/{name}.sql: incremental models take no parameters")
+    relation = f"{layer}.{name}"
+    # the rows follow the model's SQL and the macros it may call: either changing rebuilds it
+    macros = "".join(
+        path.read_text()
+        for path in sorted((sql_dir / "schema").glob("*.sql"))
+        if "create or replace macro" in path.read_text()
+    )
+    if spec.key == "load_id":
+        assert spec.source is not None
+        return incremental.refresh_by_load(
+            con, relation, spec.source, body, definition=body + macros, full=full_refresh
+        )
+    upstream = sorted(_reads(body, layer, model_paths(sql_dir, layer)) - {name})
+    return incremental.refresh_by_customer(
+        con,
+        relation,
+        body,
+        [f"{layer}.{u}" for u in upstream],
+        definition=body + macros,
+        full=full_refresh,
+    )
+
+
 def run_layer(
     con: duckdb.DuckDBPyConnection,
     sql_dir: Path,
     layer: str,
     params: Mapping[str, Any] | None = None,
+    *,
+    full_refresh: bool = False,
+    progress: Progress | None = None,
 ) -> dict[str, int]:
     """Build every relation of a layer in order; returns row counts by relation.
 
+    Incremental models are brought up to date first (they precede what reads them) and
+    report the rows they wrote; `full_refresh` rebuilds them from all of staging.
     Models are built without preserving insertion order: a model's rows have no meaning in
     their order (readers sort, e.g. by customer_id), and DuckDB then writes its parallel
     results as they come (about 20% of the feature layer at 10M lines).
     """
     (preserve,) = con.execute("select current_setting('preserve_insertion_order')").fetchone()
     con.execute("set preserve_insertion_order = false")
+    order = model_order(sql_dir, layer)
+    counts: dict[str, int] = {}
+    incremental.start_layer(con)
     try:
-        return {
-            name: run_model(con, sql_dir, layer, name, params)
-            for name in model_order(sql_dir, layer)
-        }
+        for done, name in enumerate(order, start=1):
+            body = (sql_dir / layer / f"{name}.sql").read_text()
+            if materialization(body) == "incremental":
+                counts[name] = _run_incremental(con, sql_dir, layer, name, params, full_refresh)
+            else:
+                counts[name] = run_model(con, sql_dir, layer, name, params)
+            if progress is not None:
+                progress(done, len(order), name)
+        return counts
     finally:
+        incremental.end_layer(con)
         con.execute(f"set preserve_insertion_order = {bool(preserve)}")
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import duckdb
 
 from segments.core.lake import export_table
+from segments.core.progress import Progress
 from segments.core.sql import run_layer
 from segments.features.clv import fit_clv
 from segments.features.sets import settings_feature_params
@@ -16,22 +17,38 @@ from segments.settings import Settings
 
 
 def build_features(
-    con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    as_of: date,
+    *,
+    full_refresh: bool = False,
 ) -> dict[str, int]:
     """Run every feature model as of `as_of`; nothing on or after it is read.
 
-    The layer is one transaction: a model that fails leaves the previous features whole.
+    The per-customer aggregates (`agg_*`) first take in what the loads since the last build
+    changed (everything with `full_refresh`), then the point-in-time models read them. The
+    layer is one transaction: a model that fails leaves the previous features whole.
     """
     params = settings_feature_params(settings, as_of)
+    progress = Progress("features", f"features as of {as_of.isoformat()}")
     con.execute("begin transaction")
     try:
-        counts = run_layer(con, settings.sql_dir, "features", params)
+        counts = run_layer(
+            con,
+            settings.sql_dir,
+            "features",
+            params,
+            full_refresh=full_refresh,
+            # the lake copy is the last step
+            progress=lambda done, total, model: progress.update(done / (total + 1), model),
+        )
     except BaseException:
         con.execute("rollback")
         raise
     con.execute("commit")
     folder = settings.lake_dir / "features" / "customer_features" / f"as_of={as_of.isoformat()}"
     export_table(con, "features.customer_features", folder)
+    progress.done(f"{counts.get('customer_features', 0):,} customers")
     return counts
 
 
@@ -70,10 +87,10 @@ def fit_probabilistic_clv(
 
 
 def build_feature_stage(
-    con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date
+    con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date, *, full_refresh: bool = False
 ) -> dict[str, Any]:
     """The feature stage of a run: point-in-time features, then the probabilistic CLV."""
     return {
-        "rows": build_features(con, settings, as_of),
+        "rows": build_features(con, settings, as_of, full_refresh=full_refresh),
         "clv": fit_probabilistic_clv(con, settings, as_of),
     }

@@ -27,8 +27,9 @@ class Warehouse:
         self._line += 1
         return self._line
 
-    def lines(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        """Insert transaction lines; keys: customer, invoice, at, qty, price, product, country."""
+    def lines(self, rows: Iterable[Mapping[str, Any]], load: str = "load-1") -> None:
+        """Insert transaction lines of one load; keys: customer, invoice, at, qty, price,
+        product, country."""
         records = []
         for row in rows:
             invoice = str(row["invoice"])
@@ -37,7 +38,7 @@ class Warehouse:
             records.append(
                 {
                     "source": "test",
-                    "load_id": "load-1",
+                    "load_id": load,
                     "line_number": self._next_line(),
                     "invoice_id": invoice,
                     "product_code": row.get("product", "P1"),
@@ -83,13 +84,14 @@ class Warehouse:
             )
         run_model(self.con, SQL_DIR, "staging", "stg_customers")
 
-    def events(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        """Insert web events; keys: customer, session, type, at."""
+    def events(self, rows: Iterable[Mapping[str, Any]], load: str = "load-1") -> None:
+        """Insert web events of one load; keys: customer, session, type, at."""
         for row in rows:
             self.con.execute(
                 "insert into staging.stg_events values "
-                "('test', 'load-1', $line, $customer, $session, $type, $at, 'web')",
+                "('test', $load, $line, $customer, $session, $type, $at, 'web')",
                 {
+                    "load": load,
                     "line": self._next_line(),
                     "customer": row["customer"],
                     "session": row.get("session"),
@@ -98,9 +100,18 @@ class Warehouse:
                 },
             )
 
-    def build(self, as_of: date, **params: Any) -> dict[str, int]:
-        """Run the whole feature layer as of a date; returns row counts by relation."""
-        return run_layer(self.con, SQL_DIR, "features", feature_params(as_of, **params))
+    def build(self, as_of: date, *, full_refresh: bool = False, **params: Any) -> dict[str, int]:
+        """Run the whole feature layer as of a date; returns row counts by relation.
+
+        The aggregates take in what changed in staging since the last build (or are rebuilt
+        from all of it with `full_refresh`)."""
+        return run_layer(
+            self.con,
+            SQL_DIR,
+            "features",
+            feature_params(as_of, **params),
+            full_refresh=full_refresh,
+        )
 
     def frame(self, relation: str) -> pd.DataFrame:
         """A relation as a frame indexed by customer_id."""

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from feature_warehouse import SQL_DIR, Warehouse
 
-from segments.core.sql import model_order
+from segments.core.sql import materialization, model_order
 from segments.features.sets import FEATURE_PARAMS_DEFAULTS, FEATURE_SETS, feature_params
 
 AS_OF = date(2011, 7, 1)
@@ -222,7 +222,13 @@ def test_nothing_on_or_after_as_of_leaks(wh: Warehouse) -> None:
     wh.lines(before)
     wh.events([e for e in EVENTS if e["at"] < "2011-07-01"])
     wh.build(AS_OF)
-    tables = model_order(SQL_DIR, "features")
+    # the per-customer aggregates hold every line (they are not cut at a date); every
+    # point-in-time model built from them must be exactly as before
+    tables = [
+        t
+        for t in model_order(SQL_DIR, "features")
+        if materialization((SQL_DIR / "features" / f"{t}.sql").read_text()) != "incremental"
+    ]
     expected = {t: wh.con.execute(f"select * from features.{t}").df() for t in tables}
     # everything that happens from as_of on: new lines, returns, events, new customers
     wh.lines(

@@ -1,42 +1,53 @@
 -- Grain: one row per customer_id with at least one web event before $as_of.
 -- Web behaviour; customers without events are absent (the final model leaves them null).
 -- A session is a distinct session_id; events without one count as visits but not sessions.
+-- Reads the per-load session-days of agg_load_sessions (events summed per session and day)
+-- and, for customers whose visits all come before as_of, their last visit day in
+-- agg_customer_summary.
 with
 
-events as (
-    select * from staging.stg_events
+summary as (
+    select customer_id, last_event_date from features.agg_customer_summary
+    where last_event_date is not null
 ),
 
-visible as (
-    select
-        customer_id,
-        session_id,
-        event_type,
-        event_at
-    from events
-    -- point in time: $as_of is exclusive
-    where event_at < cast($as_of as date)
+session_days as (
+    select * from features.agg_load_sessions
+),
+
+last_visit_day as (
+    -- visits all before as_of: the all-time last visit day
+    select customer_id, last_event_date as last_visit_date from summary
+    where last_event_date < cast($as_of as date)
+    union all
+    -- visits on or after as_of too: the last one before it (point in time: as_of exclusive)
+    select customer_id, max(event_date) as last_visit_date from session_days
+    where event_date < cast($as_of as date)
+        and customer_id in (
+            select customer_id from summary where last_event_date >= cast($as_of as date)
+        )
+    group by customer_id
 ),
 
 last_visit as (
     select
         customer_id,
         -- whole days from the last visit day to as_of: 1 means visited the day before
-        cast(date_diff('day', cast(max(event_at) as date), cast($as_of as date)) as integer)
+        cast(date_diff('day', last_visit_date, cast($as_of as date)) as integer)
             as days_since_last_visit
-    from visible
-    group by customer_id
+    from last_visit_day
 ),
 
 recent_sessions as (
     select
         customer_id,
         session_id,
-        bool_or(event_type = 'cart') as has_cart,
-        bool_or(event_type = 'purchase') as has_purchase
-    from visible
+        bool_or(has_cart) as has_cart,
+        bool_or(has_purchase) as has_purchase
+    from session_days
     -- the last 90 days: as_of - 90 .. as_of - 1
-    where event_at >= cast($as_of as date) - 90
+    where event_date >= cast($as_of as date) - 90
+        and event_date < cast($as_of as date)
         and session_id is not null
     group by customer_id, session_id
 ),

@@ -1,10 +1,12 @@
 -- Grain: one row per customer_id in feat_customer_rfm.
 -- Net revenue (purchases minus returns) in trailing windows that end the day before $as_of:
--- the last N days are as_of - N .. as_of - 1.
+-- the last N days are as_of - N .. as_of - 1. Sums are exact (decimal), then double.
 with
 
 orders as (
-    select * from features.feat_customer_orders
+    -- the per-load invoice-days: sums need no merging, and rows arrive roughly in date
+    -- order, so the window's date filter skips old row groups
+    select * from features.agg_load_invoice_days
 ),
 
 purchasers as (
@@ -14,19 +16,20 @@ purchasers as (
 windows as (
     select
         customer_id,
-        coalesce(sum(net_revenue) filter (where invoice_date >= cast($as_of as date) - 30),
-            0.0) as revenue_30d,
-        coalesce(sum(net_revenue) filter (where invoice_date >= cast($as_of as date) - 90),
-            0.0) as revenue_90d,
-        coalesce(sum(net_revenue) filter (where invoice_date >= cast($as_of as date) - 365),
-            0.0) as revenue_365d,
+        cast(coalesce(sum(net_revenue) filter (
+            where invoice_date >= cast($as_of as date) - 30), 0) as double) as revenue_30d,
+        cast(coalesce(sum(net_revenue) filter (
+            where invoice_date >= cast($as_of as date) - 90), 0) as double) as revenue_90d,
+        cast(coalesce(sum(net_revenue) filter (
+            where invoice_date >= cast($as_of as date) - 365), 0) as double) as revenue_365d,
         -- the quarter before the last one: as_of - 180 .. as_of - 91
-        coalesce(sum(net_revenue) filter (
+        cast(coalesce(sum(net_revenue) filter (
             where invoice_date >= cast($as_of as date) - 180
-                and invoice_date < cast($as_of as date) - 90), 0.0) as revenue_prior_90d
+                and invoice_date < cast($as_of as date) - 90), 0) as double) as revenue_prior_90d
     from orders
-    -- only the last 365 days matter here
+    -- only the last 365 days matter here; point in time: $as_of is exclusive
     where invoice_date >= cast($as_of as date) - 365
+        and invoice_date < cast($as_of as date)
     group by customer_id
 ),
 

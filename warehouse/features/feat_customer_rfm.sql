@@ -2,26 +2,26 @@
 -- Recency, frequency and monetary value plus the ratios built from them.
 with
 
-orders as (
-    select * from features.feat_customer_orders
+summary as (
+    -- one row per customer with an invoice-day before as_of, cut at as_of
+    select * from features.feat_customer_order_summary
 ),
 
 per_customer as (
     select
         customer_id,
-        min(invoice_date) filter (where is_purchase) as first_purchase_date,
-        max(invoice_date) filter (where is_purchase) as last_purchase_date,
+        first_purchase_date,
+        last_purchase_date,
         -- frequency counts purchase invoices; cancellation invoices are returns, not orders
-        count(distinct invoice_id) filter (where is_purchase) as frequency,
+        frequency,
         -- monetary is net: purchases minus every return booked before as_of, even a return
-        -- of goods bought before the data starts
-        sum(net_revenue) as monetary,
-        sum(purchase_value) as gross_purchase_value,
-        sum(returned_value) as returned_value,
+        -- of goods bought before the data starts (exact decimal sums, double from here on)
+        cast(net_revenue as double) as monetary,
+        cast(gross_purchase_value as double) as gross_purchase_value,
+        cast(returned_value as double) as returned_value,
         -- where the customer last bought: the fallback when the customer table has no country
-        arg_max(country, invoiced_at) filter (where is_purchase) as last_purchase_country
-    from orders
-    group by customer_id
+        last_purchase_country
+    from summary
 ),
 
 purchasers as (

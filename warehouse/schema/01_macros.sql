@@ -6,3 +6,71 @@
 -- purchase, free items included.
 create or replace macro is_return_line(is_cancellation, quantity) as
     (is_cancellation or quantity < 0);
+
+-- A customer's order summary from their invoice-days (rows shaped like
+-- features.agg_customer_invoice_days: name the relation, e.g. a CTE). Defined once, used twice:
+-- the all-time summary kept incrementally (features.agg_customer_summary) and the summary as of
+-- a date for customers with lines on or after it (features.feat_customer_order_summary), so
+-- both give the same numbers. Money stays DECIMAL (exact sums, in any order).
+create or replace macro customer_order_summary(invoice_days) as table
+with
+
+days as (
+    select * from query_table(invoice_days)
+),
+
+-- the days with a purchase: lifetimes' periods (several invoices on one day are one period)
+purchase_days as (
+    select customer_id, invoice_date as purchase_date, sum(purchase_value) as purchase_value
+    from days
+    where is_purchase
+    group by customer_id, invoice_date
+),
+
+sequenced as (
+    select
+        customer_id,
+        purchase_value,
+        purchase_date = min(purchase_date) over by_customer as is_first_day,
+        date_diff('day', lag(purchase_date) over by_customer, purchase_date) as gap_days
+    from purchase_days
+    window by_customer as (partition by customer_id order by purchase_date)
+),
+
+day_stats as (
+    select
+        customer_id,
+        count(*) as purchase_days,
+        sum(purchase_value) filter (where is_first_day) as first_day_purchase_value,
+        -- the gaps' sum is last - first purchase day; their squares need the sequence
+        coalesce(sum(gap_days * gap_days), 0) as gap_square_sum
+    from sequenced
+    group by customer_id
+),
+
+order_stats as (
+    select
+        customer_id,
+        min(invoice_date) filter (where is_purchase) as first_purchase_date,
+        max(invoice_date) filter (where is_purchase) as last_purchase_date,
+        -- the last day with any line (returns too): past it, nothing of the customer changes
+        max(invoice_date) as last_line_date,
+        -- purchase invoices; cancellation invoices are returns, not orders
+        count(distinct invoice_id) filter (where is_purchase) as frequency,
+        sum(net_revenue) as net_revenue,
+        sum(purchase_value) as gross_purchase_value,
+        sum(returned_value) as returned_value,
+        -- where the customer last bought (two invoices at the same minute: the later id)
+        arg_max(country, (invoiced_at, invoice_id)) filter (where is_purchase)
+            as last_purchase_country
+    from days
+    group by customer_id
+)
+
+select
+    order_stats.*,
+    coalesce(day_stats.purchase_days, 0) as purchase_days,
+    day_stats.first_day_purchase_value,
+    coalesce(day_stats.gap_square_sum, 0) as gap_square_sum
+from order_stats
+left join day_stats on order_stats.customer_id = day_stats.customer_id;
