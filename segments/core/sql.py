@@ -72,9 +72,20 @@ def _reads(body: str, layer: str, names: Mapping[str, Path] | list[str]) -> set[
 
 
 def model_order(sql_dir: Path, layer: str) -> list[str]:
-    """Models of a layer in dependency order (a model after every `layer.x` it reads)."""
+    """Models of a layer in dependency order (a model after every `layer.x` it reads).
+
+    A model kept by customer_id also comes after every model kept by load_id: those say which
+    customers changed, even when it reads staging rather than them.
+    """
     paths = model_paths(sql_dir, layer)
-    graph = {name: _reads(path.read_text(), layer, paths) - {name} for name, path in paths.items()}
+    texts = {name: path.read_text() for name, path in paths.items()}
+    kinds = {name: incremental.increment_of(text) for name, text in texts.items()}
+    by_load = {name for name, kind in kinds.items() if kind and kind.key == "load_id"}
+    graph = {}
+    for name, text in texts.items():
+        graph[name] = _reads(text, layer, paths) - {name}
+        if kinds[name] and kinds[name].key == "customer_id":
+            graph[name] |= by_load
     return list(TopologicalSorter(graph).static_order())
 
 
@@ -162,7 +173,13 @@ def _run_incremental(
         return incremental.refresh_by_load(
             con, relation, spec.source, body, definition=body + macros, full=full_refresh
         )
-    upstream = sorted(_reads(body, layer, model_paths(sql_dir, layer)) - {name})
+    # rebuilt whole, a customer model starts from every customer the load models know
+    upstream = [
+        other
+        for other in model_order(sql_dir, layer)
+        if (kind := incremental.increment_of((sql_dir / layer / f"{other}.sql").read_text()))
+        and kind.key == "load_id"
+    ]
     return incremental.refresh_by_customer(
         con,
         relation,

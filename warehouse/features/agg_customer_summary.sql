@@ -1,6 +1,6 @@
 -- materialized: incremental by customer_id
 -- Grain: customer_id for the customers in `changed_customers`: the all-time order summary
--- (the customer_order_summary macro over every invoice-day), distinct products and the last
+-- (the customer_order_summary macro over every load's invoice-days), distinct products and the last
 -- web visit day. Nothing here is cut at a date: the feature models use a row as it is only
 -- for a customer whose lines (and visits) all come before as_of.
 with
@@ -10,7 +10,7 @@ changed as (
 ),
 
 invoice_days as (
-    select * from features.agg_customer_invoice_days
+    select * from features.agg_load_invoice_days
     where customer_id in (select customer_id from changed)
 ),
 

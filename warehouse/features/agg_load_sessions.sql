@@ -29,5 +29,3 @@ final as (
 )
 
 select * from final
--- in date order: readers filter on the date, and the table's zone maps skip old row groups
-order by event_date

@@ -11,17 +11,13 @@ summary as (
     where last_event_date is not null
 ),
 
-session_days as (
-    select * from features.agg_load_sessions
-),
-
 last_visit_day as (
     -- visits all before as_of: the all-time last visit day
     select customer_id, last_event_date as last_visit_date from summary
     where last_event_date < cast($as_of as date)
     union all
     -- visits on or after as_of too: the last one before it (point in time: as_of exclusive)
-    select customer_id, max(event_date) as last_visit_date from session_days
+    select customer_id, max(event_date) as last_visit_date from features.agg_load_sessions
     where event_date < cast($as_of as date)
         and customer_id in (
             select customer_id from summary where last_event_date >= cast($as_of as date)
@@ -44,7 +40,8 @@ recent_sessions as (
         session_id,
         bool_or(has_cart) as has_cart,
         bool_or(has_purchase) as has_purchase
-    from session_days
+    -- (read twice without a shared CTE, so each read filters its own rows in the scan)
+    from features.agg_load_sessions
     -- the last 90 days: as_of - 90 .. as_of - 1
     where event_date >= cast($as_of as date) - 90
         and event_date < cast($as_of as date)

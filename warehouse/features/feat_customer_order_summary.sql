@@ -4,7 +4,7 @@
 -- - a customer whose lines all come before as_of (last_line_date < as_of, every customer on
 --   a nightly run) is known as of as_of exactly as in the all-time agg_customer_summary;
 -- - a customer with lines on or after as_of (a backtest cutoff, a backfill) is summed again
---   from their invoice-days before as_of, with the same macro.
+--   from their per-load invoice-days before as_of, with the same macro.
 with
 
 summary as (
@@ -23,7 +23,7 @@ unsettled as (
 ),
 
 unsettled_days as (
-    select * from features.agg_customer_invoice_days
+    select * from features.agg_load_invoice_days
     -- point in time: $as_of is exclusive, nothing invoiced on or after it is known yet
     where invoice_date < cast($as_of as date)
         and customer_id in (select customer_id from unsettled)

@@ -7,11 +7,13 @@
 create or replace macro is_return_line(is_cancellation, quantity) as
     (is_cancellation or quantity < 0);
 
--- A customer's order summary from their invoice-days (rows shaped like
--- features.agg_customer_invoice_days: name the relation, e.g. a CTE). Defined once, used twice:
+-- A customer's order summary from their per-load invoice-days (rows shaped like
+-- features.agg_load_invoice_days: name the relation, e.g. a CTE). Defined once, used twice:
 -- the all-time summary kept incrementally (features.agg_customer_summary) and the summary as of
 -- a date for customers with lines on or after it (features.feat_customer_order_summary), so
--- both give the same numbers. Money stays DECIMAL (exact sums, in any order).
+-- both give the same numbers. Every aggregate here gives the same result whether an
+-- invoice-day came in one load or several (sums, min, max, distinct counts), so no merging
+-- of the loads is needed. Money stays DECIMAL (exact sums, in any order).
 create or replace macro customer_order_summary(invoice_days) as table
 with
 
@@ -19,7 +21,8 @@ days as (
     select * from query_table(invoice_days)
 ),
 
--- the days with a purchase: lifetimes' periods (several invoices on one day are one period)
+-- the days with a purchase: lifetimes' periods (several invoices on one day are one period;
+-- rows without a purchase line hold no purchase value)
 purchase_days as (
     select customer_id, invoice_date as purchase_date, sum(purchase_value) as purchase_value
     from days
@@ -60,8 +63,9 @@ order_stats as (
         sum(net_revenue) as net_revenue,
         sum(purchase_value) as gross_purchase_value,
         sum(returned_value) as returned_value,
-        -- where the customer last bought (two invoices at the same minute: the later id)
-        arg_max(country, (invoiced_at, invoice_id)) filter (where is_purchase)
+        -- where the customer last bought: the country of the latest purchase lines (by
+        -- invoice time; at the same minute the later invoice id, then the larger country)
+        arg_max(country, (invoiced_at, invoice_id, country)) filter (where is_purchase)
             as last_purchase_country
     from days
     group by customer_id

@@ -21,32 +21,6 @@ create table if not exists features.agg_load_invoice_days (
     lines bigint not null
 );
 
--- Grain: (customer_id, invoice_id, invoice_date): the invoice-days of every load together.
-create table if not exists features.agg_customer_invoice_days (
-    customer_id varchar not null,
-    invoice_id varchar not null,
-    invoice_date date not null,
-    invoiced_at timestamp not null,
-    country varchar,
-    is_purchase boolean not null,
-    purchase_value decimal(38, 4) not null,
-    returned_value decimal(38, 4) not null,
-    net_revenue decimal(38, 4) not null,
-    lines bigint not null
-);
-
--- Grain: (load_id, customer_id, product_code): one load's purchase lines of one product by
--- one customer (returns excluded, as in distinct_products).
-create table if not exists features.agg_load_products (
-    load_id varchar not null,
-    customer_id varchar not null,
-    product_code varchar not null,
-    first_purchase_date date not null,
-    last_purchase_date date not null,
-    purchase_value decimal(38, 4) not null,
-    lines bigint not null
-);
-
 -- Grain: (customer_id, first_purchase_date): how many products the customer bought for the
 -- first time that day; distinct products as of D = the sum over days before D.
 create table if not exists features.agg_customer_product_days (
@@ -71,7 +45,7 @@ create table if not exists features.agg_load_sessions (
 -- columns of the customer_order_summary macro, schema/01_macros.sql, plus products and the
 -- last visit). As of any date after last_line_date (and last_event_date) this is the
 -- customer's summary as of that date, which is what a nightly run asks for; customers with
--- lines on or after as_of are summed from agg_customer_invoice_days instead.
+-- lines on or after as_of are summed from agg_load_invoice_days instead.
 create table if not exists features.agg_customer_summary (
     customer_id varchar not null,
     first_purchase_date date,
