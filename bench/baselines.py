@@ -4,6 +4,8 @@
   landing CSV.gz (what any reader must pay) and on the staged table (what the feature SQL reads).
 - pandas notebook: read_csv, groupby RFM, log1p + StandardScaler, KMeans k=2..10 + silhouette,
   the way a notebook does it.
+The nightly benchmark (bench/nightly.py) reads Parquet exports instead: `floor_parquet` and
+`pandas_parquet`, run as `python -m bench.baselines NAME FILE...` in a fresh process.
 """
 
 from __future__ import annotations
@@ -66,11 +68,7 @@ def floor_staged(ctx: BenchContext, parts: Parts) -> dict[str, Any]:
 
 
 def pandas_notebook(ctx: BenchContext, parts: Parts) -> dict[str, Any]:
-    import numpy as np
     import pandas as pd
-    from sklearn.cluster import KMeans
-    from sklearn.metrics import silhouette_score
-    from sklearn.preprocessing import StandardScaler
 
     from bench.stages import timed
 
@@ -84,6 +82,19 @@ def pandas_notebook(ctx: BenchContext, parts: Parts) -> dict[str, Any]:
         df["InvoiceDate"] = pd.to_datetime(
             df["InvoiceDate"], format="%Y-%m-%d %H:%M:%S", errors="coerce"
         )
+    return notebook(df, parts)
+
+
+def notebook(df: Any, parts: Parts) -> dict[str, Any]:
+    """The notebook after reading: RFM by groupby, log1p + scaling, K-means k=2..10."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+    from sklearn.preprocessing import StandardScaler
+
+    from bench.stages import timed
+
     with timed(parts, "groupby RFM"):
         df = df.dropna(subset=["CustomerID", "Quantity", "UnitPrice", "InvoiceDate"])
         df["TotalPrice"] = df["Quantity"] * df["UnitPrice"]
@@ -112,3 +123,68 @@ def pandas_notebook(ctx: BenchContext, parts: Parts) -> dict[str, Any]:
         "rows": len(rfm),
         "note": f"best k={best} (silhouette {scores[best]:.3f}), silhouette {how}",
     }
+
+
+FLOOR_PARQUET_SQL = """
+select CustomerID as customer_id, max(try_cast(InvoiceDate as timestamp)) as last_ts,
+       count(distinct InvoiceNo) as orders,
+       sum(try_cast(Quantity as integer) * try_cast(UnitPrice as double)) as revenue
+from read_parquet($paths)
+group by 1
+"""
+
+
+def floor_parquet(paths: list[str], parts: Parts) -> dict[str, Any]:
+    """One DuckDB read of the Parquet exports + group by customer (text columns cast)."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        con.execute(f"create temp table floor_result as {FLOOR_PARQUET_SQL}", {"paths": paths})
+        rows = con.execute("select count(*) from floor_result").fetchone()[0]
+    return {"rows": rows, "note": "one read_parquet of the exports, group by customer"}
+
+
+def pandas_parquet(paths: list[str], parts: Parts) -> dict[str, Any]:
+    """The peer notebook on the Parquet exports: pd.read_parquet, then as on the CSV."""
+    import pandas as pd
+
+    from bench.stages import timed
+
+    with timed(parts, "read_parquet + coerce types"):
+        df = pd.concat([pd.read_parquet(path) for path in paths], ignore_index=True)
+        df["Quantity"] = pd.to_numeric(df["Quantity"], errors="coerce")
+        df["UnitPrice"] = pd.to_numeric(df["UnitPrice"], errors="coerce")
+        df["InvoiceDate"] = pd.to_datetime(
+            df["InvoiceDate"], format="%Y-%m-%d %H:%M:%S", errors="coerce"
+        )
+    return notebook(df, parts)
+
+
+def main(argv: list[str]) -> None:
+    """`python -m bench.baselines floor_parquet|pandas_parquet FILE...`: one JSON line."""
+    import json
+    import resource
+    import sys
+    import time
+
+    name, *paths = argv
+    fn = {"floor_parquet": floor_parquet, "pandas_parquet": pandas_parquet}[name]
+    if name == "pandas_parquet":  # imported before the clock, as a notebook has them
+        import numpy  # noqa: F401
+        import pandas  # noqa: F401
+        import sklearn.cluster  # noqa: F401
+    parts: Parts = {}
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    result = fn(paths, parts)
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "parts": parts, **result}))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])

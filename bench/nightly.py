@@ -1,0 +1,199 @@
+"""`make bench`: what a retailer's nights cost, as a user runs them, beside the floor and the
+peer notebook measured in the same run.
+
+    python -m bench.nightly --lines 1000000 10000000 [--nights 2] [--memory-cap 4G]
+
+Per size: demo lines in the UCI Online Retail shape, split into a history and nights
+(bench/nightly_data.py: late lines, a corrected file landed again), as Parquet. Then, each
+as its own process, in one fresh SEGMENTS_HOME:
+- floor: one DuckDB read of the Parquet + group by customer; peer: the pandas notebook;
+- the cold start: `segments ingest` of customers, events and the history's transactions,
+  then `segments run --retrain always` (first run, trains);
+- each night: `segments ingest` of its files, then `segments run --retrain never`.
+Seconds are the work each command recorded in ops.runs (`wall` adds Python start-up and, for
+`segments run`, Prefect's temporary server); CPU and peak RSS are the process tree's.
+Writes bench/results/nightly_<lines>.md/.json and the cross-size summary nightly.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.memcap import Cap, memory_cap, run
+from bench.nightly_data import BenchData, night_lines, prepare
+from bench.nightly_report import render_size, render_summary
+
+PROJECT = Path(__file__).resolve().parents[1]
+WORK = PROJECT / "bench" / "work"
+RESULTS = PROJECT / "bench" / "results"
+SEGMENTS = str(Path(sys.executable).with_name("segments"))
+CAP_FROM_LINES = 100_000_000  # the issue's 100M check runs under a 4 GB cap
+THREADS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def environment(home: Path, workdir: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        **THREADS,
+        "SEGMENTS_HOME": str(home),
+        "SEGMENTS_PII_KEY": os.environ.get("SEGMENTS_PII_KEY", "bench-key-not-secret-0123456789"),
+        "SEGMENTS_ENVIRONMENT": "demo",
+        "PREFECT_HOME": str(workdir / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "GX_ANALYTICS_ENABLED": "false",
+        "PYTHONPATH": str(PROJECT),
+    }
+
+
+def machine_load() -> dict[str, Any]:
+    """Load average and the busiest other processes: what else competed for the cores."""
+    top = subprocess.run(
+        ["ps", "-eo", "pcpu,rss,args", "--sort=-pcpu"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.splitlines()[1:6]
+    return {"load_1m": os.getloadavg()[0], "top": [" ".join(t.split())[:120] for t in top]}
+
+
+def last_run(home: Path) -> dict[str, Any]:
+    """Stages and seconds of the run the last command recorded (ops.runs)."""
+    import duckdb
+
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        run_id, flow = con.execute(
+            "select run_id, flow_name from ops.runs where stage = 'run' "
+            "order by started_at desc limit 1"
+        ).fetchone()
+        rows = con.execute(
+            "select stage, status, datediff('millisecond', started_at, ended_at) / 1000.0 "
+            "from ops.runs where run_id = $r order by started_at",
+            {"r": run_id},
+        ).fetchall()
+    stages = {stage: seconds for stage, _, seconds in rows}
+    return {"run_id": run_id, "flow": flow, "seconds": stages.pop("run", None), "stages": stages}
+
+
+def command(label: str, args: list[str], env: dict[str, str], cap: Cap, log: Path) -> dict:
+    """One `segments ...` command under the cap; its record, with what it wrote in ops.runs."""
+    result = run([SEGMENTS, *args], cap, env=env)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a") as handle:
+        handle.write(f"\n===== {label}: segments {' '.join(args)}\n{result['stdout']}")
+        handle.write(result["stderr"])
+    record = {"step": label, "command": "segments " + " ".join(args), **result}
+    record.pop("stdout"), record.pop("stderr")
+    if result["returncode"] != 0:
+        tail = (result["stderr"] or result["stdout"]).strip().splitlines()[-3:]
+        raise RuntimeError(f"{label} failed (exit {result['returncode']}): {' | '.join(tail)}")
+    record.update(last_run(Path(env["SEGMENTS_HOME"])))
+    return record
+
+
+def baseline(name: str, files: list[str], env: dict[str, str], cap: Cap) -> dict[str, Any]:
+    result = run([sys.executable, "-m", "bench.baselines", name, *files], cap, env=env)
+    if result["returncode"] != 0:
+        return {"step": name, "failed": result["stderr"].strip().splitlines()[-1:]}
+    report = json.loads(result["stdout"].strip().splitlines()[-1])
+    return {"step": name, **result, **report, "stdout": None, "stderr": None}
+
+
+def bench_size(lines: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Every row of one size's table."""
+    data: BenchData = prepare(lines, args.seed, WORK, args.nights)
+    workdir = Path(args.workdir or WORK) / f"nightly-{lines}"
+    shutil.rmtree(workdir, ignore_errors=True)
+    home = workdir / "home"
+    env = environment(home, workdir)
+    log = workdir / "commands.log"
+    limit = args.memory_cap if args.memory_cap is not None else (
+        "4G" if lines >= CAP_FROM_LINES else None
+    )  # fmt: skip
+    out: dict[str, Any] = {
+        "lines": lines,
+        "customers": data.customers,
+        "load_before": machine_load(),
+    }
+    steps: list[dict[str, Any]] = []
+    out["steps"] = steps
+    with memory_cap(limit) as cap:
+        out["memory_cap"] = cap.describe
+        try:
+            if not args.skip_baselines:
+                steps.append(baseline("floor_parquet", data.transaction_files, env, cap))
+                steps.append(baseline("pandas_parquet", data.transaction_files, env, cap))
+            cold = [
+                ("ingest customers", ["ingest", "demo_customers", data.customers_csv]),
+                ("ingest events", ["ingest", "demo_events", data.history_events]),
+                ("ingest transactions", ["ingest", "demo_transactions", data.history_transactions]),
+                ("first run (trains)", ["run", "--as-of", data.history_as_of, "--retrain", "always"]),
+            ]  # fmt: skip
+            for label, cmd in cold:
+                steps.append({**command(label, cmd, env, cap, log), "phase": "cold"})
+            for number, night in enumerate(data.nights, start=1):
+                phase = f"night {number}"
+                for path in night.transactions:
+                    label = f"{phase}: ingest {Path(path).name}"
+                    step = command(label, ["ingest", "demo_transactions", path], env, cap, log)
+                    steps.append({**step, "phase": phase, "rows": night_lines(path)})
+                label = f"{phase}: ingest {Path(night.events).name}"
+                step = command(label, ["ingest", "demo_events", night.events], env, cap, log)
+                steps.append({**step, "phase": phase, "rows": night_lines(night.events)})
+                run_cmd = ["run", "--as-of", night.as_of, "--retrain", "never"]
+                steps.append({**command(f"{phase}: run", run_cmd, env, cap, log), "phase": phase})
+        except RuntimeError as exc:
+            out["failed"] = f"{exc} (log: {log})"
+    out["history_lines"] = data.history_lines
+    out["load_after"] = machine_load()
+    if not args.keep and "failed" not in out:
+        shutil.rmtree(home, ignore_errors=True)
+    return out
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.nightly", description=__doc__)
+    parser.add_argument("--lines", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--nights", type=int, default=2, help="nights after the history (>= 2)")
+    parser.add_argument(
+        "--memory-cap", help="cap every command (e.g. 4G); default 4G from 100M lines, else none"
+    )
+    parser.add_argument("--workdir", type=Path, help="where homes and logs go (bench/work/)")
+    parser.add_argument("--keep", action="store_true", help="keep each size's SEGMENTS_HOME")
+    parser.add_argument("--skip-baselines", action="store_true")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    if args.nights < 2:
+        parser.error("--nights must be at least 2 (night 2 re-lands night 1's corrected file)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    for lines in args.lines:
+        print(f"[bench] {lines:,} lines ...", file=sys.stderr, flush=True)
+        result = bench_size(lines, args)
+        stem = args.results_dir / f"nightly_{lines}"
+        stem.with_suffix(".json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+        text = render_size(result)
+        stem.with_suffix(".md").write_text(text)
+        print(text, flush=True)
+    summaries = [
+        json.loads(path.read_text()) for path in sorted(args.results_dir.glob("nightly_*.json"))
+    ]
+    summary = render_summary(summaries)
+    (args.results_dir / "nightly.md").write_text(summary)
+    print(summary)
+
+
+if __name__ == "__main__":
+    main()
