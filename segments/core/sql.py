@@ -25,7 +25,7 @@ _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 # inside quotes is text (a mapped column "a--b", a pattern 'x$y'), not a comment or parameter.
 _QUOTED_OR_COMMENT = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*")
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
-_MATERIALIZED = re.compile(r"^--\s*materialized:\s*(table|append|incremental)\b")
+_MATERIALIZED = re.compile(r"^--\s*materialized:\s*(table|append|incremental|temp)\b")
 # progress of a layer: (models done, models in the layer, the model just built)
 Progress = Callable[[int, int, str], None]
 
@@ -98,8 +98,25 @@ def incremental_models(sql_dir: Path, layer: str) -> list[str]:
     ]
 
 
+def temp_models(sql_dir: Path, layer: str) -> set[str]:
+    """Models of a layer built as temp tables (`-- materialized: temp`)."""
+    return {
+        name for name, path in model_paths(sql_dir, layer).items()
+        if materialization(path.read_text()) == "temp"
+    }  # fmt: skip
+
+
+def resolve(body: str, layer: str, temps: set[str]) -> str:
+    """Point `layer.x` at the temp table of a temp model x (what dbt's ref() resolves)."""
+    for name in temps:
+        body = re.sub(rf"\b{layer}\.{name}\b", f"temp.main.{name}", body)
+    return body
+
+
 def materialization(body: str) -> str:
-    """`table` (rebuilt each time, the default), `append` or `incremental`, from line one."""
+    """`table` (rebuilt each time, the default), `append`, `incremental` or `temp` (an
+    intermediate result of the layer: a temp table of this connection, never written to
+    the warehouse file, so it costs no disk write or checkpoint), from line one."""
     first = body.lstrip().split("\n", 1)[0].strip()
     match = _MATERIALIZED.match(first)
     return match.group(1) if match else "table"
@@ -120,11 +137,17 @@ def run_model(
     """
     body = (sql_dir / layer / f"{name}.sql").read_text().strip().rstrip(";")
     relation = target or f"{layer}.{name}"
-    if materialization(body) == "incremental":
+    kind = materialization(body)
+    if kind == "incremental":
         raise ValueError(
             f"{layer}/{name}.sql is an incremental model: build it with run_layer(..., "
             f"{layer!r}), which knows what changed since its last build"
         )
+    body = resolve(body, layer, temp_models(sql_dir, layer))
+    if kind == "temp" and target is None:
+        con.execute(f"drop table if exists {relation}")  # a copy an older version persisted
+        con.execute(f"create or replace temp table {name} as\n{body}", bind(body, params))
+        return con.execute(f"select count(*) from temp.main.{name}").fetchone()[0]
     if materialization(body) == "append":  # the table is declared in warehouse/schema/
         return con.execute(
             f"insert into {relation} by name\n{body}", bind(body, params)
@@ -143,6 +166,7 @@ def select_model(
 ) -> duckdb.DuckDBPyRelation:
     """A model's rows without materializing them (a backtest window read once)."""
     body = (sql_dir / layer / f"{name}.sql").read_text().strip().rstrip(";")
+    body = resolve(body, layer, temp_models(sql_dir, layer))
     return con.sql(body, params=bind(body, params))
 
 

@@ -18,7 +18,13 @@ import duckdb
 from jinja2 import BytecodeCache, FileSystemBytecodeCache
 from jinja2.bccache import Bucket
 
-from segments.quality.sql_checks import batch_sql, sample_rows, sql_text, validation_connection
+from segments.quality.sql_checks import (
+    batch_filter,
+    batch_sql,
+    sample_rows,
+    sql_text,
+    validation_connection,
+)
 
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationSuiteValidationResult
@@ -153,8 +159,14 @@ class SuiteRun:
     gx_params: dict[str, Any]
 
 
-def _expectations(doc: dict[str, Any]) -> list[Any]:
-    """The suite's expectations as GX objects; a typo fails here instead of being skipped."""
+RELATION_SCOPE = "relation"  # meta.scope of an expectation that sees the whole relation
+
+
+def _expectations(doc: dict[str, Any], *, whole: bool | None = None) -> list[Any]:
+    """The suite's expectations as GX objects; a typo fails here instead of being skipped.
+
+    `whole` picks those with scope "relation" (True) or the others (False); None: all.
+    """
     from great_expectations.expectations.expectation_configuration import (
         ExpectationConfiguration,
     )
@@ -163,6 +175,9 @@ def _expectations(doc: dict[str, Any]) -> list[Any]:
 
     expectations = []
     for number, written in enumerate(doc["expectations"], start=1):
+        scoped = (written.get("meta") or {}).get("scope") == RELATION_SCOPE
+        if whole is not None and scoped != whole:
+            continue
         kind, kwargs = written["type"], dict(written["kwargs"])
         if kind == gx_expectations.SUITE_TYPE:
             kind = gx_expectations.GX_TYPE  # same check, its query run once (see module)
@@ -179,6 +194,40 @@ def _expectations(doc: dict[str, Any]) -> list[Any]:
     return expectations
 
 
+def _validate(
+    context: Any,
+    datasource: Any,
+    part: str,
+    meta: dict[str, Any],
+    expectations: list[Any],
+    *,
+    whole: bool,
+    gx_params: dict[str, Any],
+    run_id: Any,
+) -> ExpectationSuiteValidationResult:
+    """Validate one part of a suite: its expectations against the batch or the relation."""
+    import great_expectations as gx
+
+    schema, table = meta["relation"].split(".")
+    if whole:
+        asset = datasource.add_table_asset(name=part, table_name=table, schema_name=schema)
+    else:
+        asset = datasource.add_query_asset(name=part, query=batch_sql(meta))
+    suite = context.suites.add_or_update(  # a rerun of the run_id replaces it
+        gx.ExpectationSuite(name=part, expectations=expectations, meta=dict(meta))
+    )
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(
+            name=part, data=asset.add_batch_definition_whole_table("batch"), suite=suite
+        )
+    )
+    return definition.run(  # stores the result for Data Docs
+        expectation_parameters=gx_params,
+        result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
+        run_id=run_id,
+    )
+
+
 def run_suites_gx(
     con: duckdb.DuckDBPyConnection,
     runs: list[SuiteRun],
@@ -192,7 +241,6 @@ def run_suites_gx(
     Returns each suite's result with its seconds, and the Data Docs index. Each suite gets its
     own datasource, so its SQL sees its own variables (two suites may tune one name apart).
     """
-    import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
         ExpectationSuiteIdentifier,
@@ -216,40 +264,47 @@ def run_suites_gx(
                 "creator": lambda variables=run.parameters: validation_connection(con, variables),
             },
         )
-        schema, table = meta["relation"].split(".")
-        if meta.get("batch_filter"):
-            asset = datasource.add_query_asset(name=name, query=batch_sql(meta))
-        else:
-            asset = datasource.add_table_asset(name=name, table_name=table, schema_name=schema)
-        suite = context.suites.add_or_update(  # a rerun of the run_id replaces it
-            gx.ExpectationSuite(name=name, expectations=_expectations(run.doc), meta=dict(meta))
+        # A filtered suite (batch_filter, or only the new loads' rows when incremental) checks
+        # its batch; its expectations with scope "relation" (row counts, freshness) see the
+        # whole relation, validated as a second part named <suite>__relation.
+        filtered = batch_filter(meta) is not None
+        scoped = filtered and any(
+            (e.get("meta") or {}).get("scope") == RELATION_SCOPE for e in run.doc["expectations"]
         )
-        definition = context.validation_definitions.add(
-            gx.ValidationDefinition(
-                name=name, data=asset.add_batch_definition_whole_table("batch"), suite=suite
-            )
-        )
-        result = definition.run(  # stores the result for Data Docs
-            expectation_parameters=run.gx_params,
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
-            run_id=gx_run_id,
-        )
-        for outcome in result.results:
-            config = outcome.expectation_config
-            if "unexpected_rows_query" in config.kwargs and not outcome.success:
-                outcome.result.setdefault("details", {})["unexpected_rows"] = sample_rows(
-                    con, config.kwargs["unexpected_rows_query"], meta, run.parameters
-                )
-        suite_id = ExpectationSuiteIdentifier(name=name)
-        built += [
-            suite_id,
-            ValidationResultIdentifier(
-                expectation_suite_identifier=suite_id,
-                run_id=gx_run_id,
-                batch_identifier=result.batch_id,
-            ),
-        ]
-        results.append((result, time.perf_counter() - started))
+        parts = [(name, False), (f"{name}__relation", True)] if scoped else [(name, None)]
+        merged = None
+        for part, whole in parts:
+            expectations = _expectations(run.doc, whole=whole)
+            if not expectations:
+                continue
+            result = _validate(
+                context, datasource, part, meta, expectations, whole=bool(whole) or not filtered,
+                gx_params=run.gx_params, run_id=gx_run_id,
+            )  # fmt: skip
+            for outcome in result.results:
+                config = outcome.expectation_config
+                if "unexpected_rows_query" in config.kwargs and not outcome.success:
+                    outcome.result.setdefault("details", {})["unexpected_rows"] = sample_rows(
+                        con,
+                        config.kwargs["unexpected_rows_query"],
+                        meta,
+                        run.parameters,
+                        whole=bool(whole),
+                    )
+            suite_id = ExpectationSuiteIdentifier(name=part)
+            built += [
+                suite_id,
+                ValidationResultIdentifier(
+                    expectation_suite_identifier=suite_id,
+                    run_id=gx_run_id,
+                    batch_identifier=result.batch_id,
+                ),
+            ]
+            if merged is None:
+                merged = result
+            else:  # one result per suite for ops.dq_results (rows map back by number)
+                merged.results = [*merged.results, *result.results]
+        results.append((merged, time.perf_counter() - started))
     if docs_dir is None:
         return results, None
     context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=built)

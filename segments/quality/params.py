@@ -65,8 +65,32 @@ def load_band(
     }
 
 
+def new_loads(
+    con: duckdb.DuckDBPyConnection, suite: str, relation: str
+) -> tuple[list[str | None], list[int]]:
+    """Loads of the relation this suite has not passed yet, or that grew since: (ids, rows).
+
+    One count per load (a narrow scan of load_id). `relation` is the suite's meta.relation,
+    checked to be `schema.table` when the suite was read.
+    """
+    rows = con.execute(
+        f"with current as (select load_id, count(*) as n from {relation} group by load_id), "
+        "passed as (select load_id, max(rows) as n from ops.validated_loads "
+        "where suite = $suite group by load_id) "
+        "select current.load_id, current.n from current "
+        "left join passed on current.load_id = passed.load_id "
+        "where passed.n is null or current.n > passed.n order by current.load_id",
+        {"suite": suite},
+    ).fetchall()
+    return [load_id for load_id, _ in rows], [n for _, n in rows]
+
+
 def suite_parameters(
-    con: duckdb.DuckDBPyConnection, suite_meta: Mapping[str, Any], params: Mapping[str, Any]
+    con: duckdb.DuckDBPyConnection,
+    suite_meta: Mapping[str, Any],
+    params: Mapping[str, Any],
+    *,
+    suite: str | None = None,
 ) -> dict[str, Any]:
     """Merge suite defaults, flow params and derived values into one parameter dict.
 
@@ -99,6 +123,12 @@ def suite_parameters(
                 low=float(merged.get("load_band_low", 0.5)),
                 high=float(merged.get("load_band_high", 2.0)),
             )
+        )
+    if suite_meta.get("incremental"):
+        if suite is None:
+            raise ValueError("an incremental suite needs its name to know what it validated")
+        merged["new_load_ids"], merged["new_load_rows"] = new_loads(
+            con, suite, suite_meta["relation"]
         )
     bad = [name for name in merged if not _NAME.match(name)]
     if bad:

@@ -25,10 +25,34 @@ def _sql_value(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) and value.tzinfo else value
 
 
-def batch_sql(meta: dict[str, Any]) -> str:
-    """The rows a suite validates: its relation, narrowed by an optional batch_filter."""
-    where = f" where {sql_text(meta['batch_filter'])}" if meta.get("batch_filter") else ""
-    return f"select * from {meta['relation']}{where}"
+def _variable_sql(name: str, value: Any) -> str:
+    """`set variable`; a list of load ids stays a text list even when it is empty."""
+    cast = (
+        "::varchar[]" if isinstance(value, list) and all(isinstance(v, str) for v in value) else ""
+    )
+    return f"set variable {name} = $value{cast}"
+
+
+# The rows an incremental suite checks: those of the loads it has not passed yet (the list is
+# the suite parameter `new_load_ids`, see segments/quality/params.py), and any row without a
+# load id (which belongs to no load, so it could never be passed: the not-null check sees it).
+NEW_LOADS_FILTER = "load_id is null or load_id in (select unnest($new_load_ids))"
+
+
+def batch_filter(meta: dict[str, Any]) -> str | None:
+    """The suite's filter on its relation: its batch_filter, and for an incremental suite
+    the new loads' rows."""
+    parts = [meta["batch_filter"]] if meta.get("batch_filter") else []
+    if meta.get("incremental"):
+        parts.append(NEW_LOADS_FILTER)
+    return " and ".join(f"({part})" for part in parts) or None
+
+
+def batch_sql(meta: dict[str, Any], *, whole: bool = False) -> str:
+    """The rows a suite validates: its relation, narrowed by its filter (unless `whole`:
+    what expectations with scope "relation" see)."""
+    where = None if whole else batch_filter(meta)
+    return f"select * from {meta['relation']}" + (f" where {sql_text(where)}" if where else "")
 
 
 def sample_rows(
@@ -37,12 +61,14 @@ def sample_rows(
     meta: dict[str, Any],
     parameters: dict[str, Any],
     limit: int = 3,
+    *,
+    whole: bool = False,
 ) -> list[dict[str, Any]]:
     """A few rows a failed SQL expectation returned, so its message shows what was wrong.
 
     GX keeps only the count at SUMMARY detail; this reruns the query only on failure.
     """
-    sql = query.format(batch=f"({batch_sql(meta)})")
+    sql = query.format(batch=f"({batch_sql(meta, whole=whole)})")
     wrapper = validation_connection(con, parameters)
     try:
         cursor = wrapper.execute(f"select * from ({sql}) limit {int(limit)}")
@@ -77,5 +103,5 @@ def validation_connection(con: duckdb.DuckDBPyConnection, variables: dict[str, A
 
     cursor = con.cursor()
     for name, value in variables.items():
-        cursor.execute(f"set variable {name} = $value", {"value": _sql_value(value)})
+        cursor.execute(_variable_sql(name, value), {"value": _sql_value(value)})
     return _AutocommitWrapper(cursor)

@@ -135,7 +135,9 @@ def validate_suites(
         SuiteRun(doc, parameters, gx_parameters(parameters))
         for doc in docs
         if applies(doc["meta"], params)
-        for parameters in [suite_parameters(con, doc["meta"], {"run_id": run_id, **params})]
+        for parameters in [
+            suite_parameters(con, doc["meta"], {"run_id": run_id, **params}, suite=doc["name"])
+        ]
     ]
     validated, index = (
         run_suites_gx(
@@ -149,6 +151,7 @@ def validate_suites(
         else ([], None)
     )
     by_name = {run.doc["name"]: pair for run, pair in zip(runs, validated, strict=True)}
+    runs_by_name = {r.doc["name"]: r for r in runs}
     outcomes = []
     for doc in docs:
         name, relation = doc["name"], doc["meta"]["relation"]
@@ -156,6 +159,7 @@ def validate_suites(
             outcomes.append(_skipped(name, relation, params))
             continue
         suite_result, seconds = by_name[name]
+        run = runs_by_name[name]
         frame = result_rows(
             suite_result,
             run_id=run_id,
@@ -166,6 +170,10 @@ def validate_suites(
         )
         write_results(con, frame)
         failed = frame[~frame["success"]]
+        if doc["meta"].get("incremental") and not (failed["severity"] == "critical").any():
+            record_validated(
+                con, name, run.parameters["new_load_ids"], run.parameters["new_load_rows"], run_id
+            )
         outcomes.append(
             SuiteOutcome(
                 suite=name,
@@ -181,6 +189,25 @@ def validate_suites(
             )
         )
     return outcomes
+
+
+def record_validated(
+    con: duckdb.DuckDBPyConnection,
+    suite: str,
+    load_ids: list[str | None],
+    counts: list[int],
+    run_id: str,
+) -> None:
+    """The loads an incremental suite passed: later runs validate only the loads after them."""
+    rows = [
+        [suite, load_id, n, run_id]
+        for load_id, n in zip(load_ids, counts, strict=True)
+        if load_id is not None
+    ]
+    if rows:
+        con.executemany(
+            "insert into ops.validated_loads values (?, ?, ?, ?, now()::timestamp)", rows
+        )
 
 
 def validate_suite(con: duckdb.DuckDBPyConnection, suite_name: str, **kwargs: Any) -> SuiteOutcome:

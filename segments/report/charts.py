@@ -6,6 +6,9 @@ A figure whose traces are one per segment sets layout.meta.segment_filter for th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -30,10 +33,28 @@ def sample(frame: pd.DataFrame, n: int = SAMPLE_POINTS, seed: int = 42) -> pd.Da
     return frame if len(frame) <= n else frame.sample(n, random_state=seed).sort_index()
 
 
+# Every chart uses this plotly template. It is not set per figure: plotly validates and
+# deep-copies a template each time one is assigned (30-60 ms a figure, most of the page's
+# plotly time); `white_template()` makes it the default while a page is built and written.
+TEMPLATE = "plotly_white"
+
+
+@contextmanager
+def white_template() -> Iterator[None]:
+    """Plotly's default template is TEMPLATE inside the block (restored after)."""
+    import plotly.io as pio
+
+    before = pio.templates.default
+    pio.templates.default = TEMPLATE
+    try:
+        yield
+    finally:
+        pio.templates.default = before
+
+
 def base_layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
-    """Shared look: white template, title, compact margins."""
+    """Shared look: white template (see TEMPLATE), title, compact margins."""
     fig.update_layout(
-        template="plotly_white",
         title=title,
         height=height,
         margin={"l": 60, "r": 20, "t": 60, "b": 50},

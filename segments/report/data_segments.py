@@ -67,6 +67,13 @@ def key_features(features: pd.DataFrame, numeric: list[str]) -> pd.DataFrame:
     return feature_stats(features, features["segment_id"].to_numpy(), cols)
 
 
+# Top products are estimated from a seeded sample of each segment's customers and their
+# purchases in the year before as_of: the cost follows the sample and the recent days (the
+# date filter skips old row groups of staging), not the whole history.
+TOP_PRODUCTS_SAMPLE = 2_000  # customers per segment
+TOP_PRODUCTS_DAYS = 365
+
+
 def top_products(
     con: duckdb.DuckDBPyConnection,
     run_id: str,
@@ -74,58 +81,85 @@ def top_products(
     top_n: int = 5,
     min_customers: int = 5,
     min_customer_share: float = 0.02,
+    sample_per_segment: int = TOP_PRODUCTS_SAMPLE,
+    days: int = TOP_PRODUCTS_DAYS,
+    seed: int = 42,
 ) -> pd.DataFrame:
-    """Products over-represented in each segment's revenue (lift), with minimum support.
+    """Products over-represented in each segment's purchases of the last `days` (lift).
 
     lift = (product's share of the segment's revenue) / (its share of everyone's revenue);
     a product counts only if at least max(min_customers, min_customer_share * segment size)
-    of the segment's customers bought it, so one big order cannot top the list.
+    of the segment's (sampled) customers bought it, so one big order cannot top the list.
+    Above `sample_per_segment` customers a segment is represented by a seeded sample, and
+    everyone's revenue weights each segment's sample by its size, so shares stay unbiased.
     """
     if not table_exists(con, "staging.stg_transactions"):
+        return pd.DataFrame()
+    row = con.execute("select max(as_of) from ops.scores where run_id = $r", {"r": run_id})
+    (as_of,) = row.fetchone()
+    if as_of is None:
         return pd.DataFrame()
     return frame(
         con,
         """
         with scores as (
-            select customer_id, segment_id, segment_name, as_of from ops.scores where run_id = $r
+            select customer_id, segment_id, segment_name from ops.scores where run_id = $r
         ),
-        lines as (  -- purchases before as_of by scored customers; returns do not define taste
+        sizes as (select segment_id, count(*) as seg_customers from scores group by all),
+        sampled as (
+            select * from scores
+            qualify row_number() over (
+                partition by segment_id order by hash(customer_id, $seed), customer_id
+            ) <= $per_segment
+        ),
+        weights as (  -- each sampled customer stands for this many of the segment
+            select segment_id, any_value(seg_customers) / count(*) as weight,
+                   count(*) as sampled_customers
+            from sampled join sizes using (segment_id) group by segment_id
+        ),
+        lines as materialized (  -- purchases before as_of by sampled customers (read once)
             select s.segment_id, s.segment_name, t.customer_id, t.product_code,
-                   any_value(t.description) over (partition by t.product_code) as description,
-                   t.line_revenue
-            from staging.stg_transactions t join scores s on s.customer_id = t.customer_id
-            where t.invoiced_at < s.as_of and not t.is_cancellation and t.line_revenue > 0
-              and t.product_code is not null
+                   t.description, t.line_revenue
+            from staging.stg_transactions t join sampled s on s.customer_id = t.customer_id
+            where t.invoiced_at < $as_of and t.invoiced_at >= $as_of - to_days($days)
+              and not t.is_cancellation and t.line_revenue > 0 and t.product_code is not null
         ),
         seg as (
             select segment_id, sum(line_revenue) as seg_revenue from lines group by all
         ),
-        sizes as (select segment_id, count(*) as seg_customers from scores group by all),
         prod as (
-            select product_code, sum(line_revenue) / (select sum(line_revenue) from lines)
-                as pop_share
-            from lines group by all
+            select l.product_code,
+                   sum(l.line_revenue * w.weight) / (
+                       select sum(x.line_revenue * y.weight)
+                       from lines x join weights y using (segment_id)
+                   ) as pop_share
+            from lines l join weights w using (segment_id) group by all
         ),
         seg_prod as (
-            select segment_id, segment_name, product_code, any_value(description) as description,
+            select segment_id, segment_name, product_code, min(description) as description,
                    sum(line_revenue) as revenue, count(distinct customer_id) as customers
             from lines group by segment_id, segment_name, product_code
         ),
         scored as (
             select sp.*, sp.revenue / seg.seg_revenue as segment_share, prod.pop_share,
                    (sp.revenue / seg.seg_revenue) / prod.pop_share as lift,
-                   sp.customers / sizes.seg_customers as customer_share
-            from seg_prod sp join seg using (segment_id) join sizes using (segment_id)
+                   sp.customers / w.sampled_customers as customer_share
+            from seg_prod sp join seg using (segment_id) join weights w using (segment_id)
             join prod using (product_code)
-            where sp.customers >= greatest($min_customers, $min_share * sizes.seg_customers)
+            where sp.customers >= greatest($min_customers, $min_share * w.sampled_customers)
         )
         select * from scored
-        qualify row_number() over (partition by segment_id order by lift desc, revenue desc)
-            <= $top_n
-        order by segment_id, lift desc
+        qualify row_number() over (
+            partition by segment_id order by lift desc, revenue desc, product_code
+        ) <= $top_n
+        order by segment_id, lift desc, revenue desc, product_code
         """,
         {
             "r": run_id,
+            "as_of": as_of,
+            "days": days,
+            "seed": seed,
+            "per_segment": sample_per_segment,
             "top_n": top_n,
             "min_customers": min_customers,
             "min_share": min_customer_share,

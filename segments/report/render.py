@@ -12,6 +12,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from segments.report.charts import white_template
 from segments.report.data import ReportData
 from segments.report.html_parts import table
 from segments.report.sections import Section, build_sections
@@ -89,12 +90,13 @@ def _section_html(section: Section, start: int) -> tuple[str, int]:
 
 def render_html(data: ReportData) -> tuple[str, int]:
     """The whole page and its number of charts (the browser test checks each one drew)."""
-    sections = build_sections(data)
-    html_sections, charts = [], 0
-    for section in sections:
-        html, n = _section_html(section, charts)
-        html_sections.append(html)
-        charts += n
+    with white_template():  # figures take the template when built and when written
+        sections = build_sections(data)
+        html_sections, charts = [], 0
+        for section in sections:
+            html, n = _section_html(section, charts)
+            html_sections.append(html)
+            charts += n
     r = data.run
     names = list(data.summary["segment_name"]) if len(data.summary) else []
     options = "".join(f'<option value="{escape(n)}">{escape(n)}</option>' for n in names)

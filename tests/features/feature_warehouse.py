@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from segments.core.sql import apply_schema, run_layer, run_model
+from segments.core.sql import apply_schema, run_layer, run_model, temp_models
 from segments.features.sets import feature_params
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "warehouse"
@@ -125,6 +125,11 @@ class Warehouse:
         """Build and return features.customer_features."""
         self.build(as_of, **params)
         return self.frame("features.customer_features")
+
+
+def relation_of(name: str) -> str:
+    """Where a feature model's rows are: a temp model's in this connection's temp catalog."""
+    return f"temp.main.{name}" if name in temp_models(SQL_DIR, "features") else f"features.{name}"
 
 
 def _ts(value: str | datetime | date) -> datetime:

@@ -7,7 +7,7 @@ from datetime import date
 
 import pandas as pd
 import pytest
-from feature_warehouse import SQL_DIR, Warehouse
+from feature_warehouse import SQL_DIR, Warehouse, relation_of
 
 from segments.core.sql import materialization, model_order
 from segments.features.sets import FEATURE_PARAMS_DEFAULTS, FEATURE_SETS, feature_params
@@ -229,7 +229,7 @@ def test_nothing_on_or_after_as_of_leaks(wh: Warehouse) -> None:
         for t in model_order(SQL_DIR, "features")
         if materialization((SQL_DIR / "features" / f"{t}.sql").read_text()) != "incremental"
     ]
-    expected = {t: wh.con.execute(f"select * from features.{t}").df() for t in tables}
+    expected = {t: wh.con.execute(f"select * from {relation_of(t)}").df() for t in tables}
     # everything that happens from as_of on: new lines, returns, events, new customers
     wh.lines(
         [
@@ -248,7 +248,7 @@ def test_nothing_on_or_after_as_of_leaks(wh: Warehouse) -> None:
     wh.events([{"customer": "multi", "session": "s9", "type": "cart", "at": "2011-07-01"}])
     wh.build(AS_OF)
     for table in tables:
-        actual = wh.con.execute(f"select * from features.{table}").df()
+        actual = wh.con.execute(f"select * from {relation_of(table)}").df()
         key = [c for c in ("customer_id", "invoice_id", "purchase_date") if c in actual]
         pd.testing.assert_frame_equal(
             actual.sort_values(key).reset_index(drop=True),

@@ -38,7 +38,7 @@ def test_a_failing_model_leaves_the_previous_features_whole(tmp_path: Path) -> N
     settings = Settings(home=tmp_path)
     build_features(wh.con, settings, date(2011, 3, 1))
     before = _features(wh.con)
-    assert before["customer_features"] and before["feat_customer_products"]
+    assert before["customer_features"] and before["agg_customer_summary"]
 
     # Models that run before customer_features would see the May line as of June; the
     # customer table they join at the end is gone, so the layer fails part-way.

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from feature_warehouse import SQL_DIR, Warehouse, new_warehouse
+from feature_warehouse import SQL_DIR, Warehouse, new_warehouse, relation_of
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -34,7 +34,7 @@ def snapshot(wh: Warehouse, relations: list[str]) -> dict[str, pd.DataFrame]:
     """Each relation's rows in a canonical order (every column sorted on)."""
     out = {}
     for name in relations:
-        frame = wh.con.execute(f"select * from features.{name}").df()
+        frame = wh.con.execute(f"select * from {relation_of(name)}").df()
         out[name] = frame.sort_values(list(frame.columns)).reset_index(drop=True)
     return out
 

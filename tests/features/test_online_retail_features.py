@@ -102,8 +102,8 @@ def test_features_are_complete_and_consistent(retail: Warehouse) -> None:
     assert features["rfm_segment"].nunique() == 11
     # every purchaser is in every per-customer model
     counts = retail.con.execute(
-        "select (select count(*) from features.feat_customer_rfm), "
-        "(select count(*) from features.feat_customer_lifetimes)"
+        "select (select count(*) from temp.main.feat_customer_rfm), "
+        "(select count(*) from temp.main.feat_customer_lifetimes)"
     ).fetchone()
     assert counts == (len(features), len(features))
 

@@ -585,4 +585,57 @@ def test_suites_of_a_stage_share_docs_but_keep_their_own_parameters(good_db, tmp
         p.relative_to(docs / "validations").parts[0]
         for p in (docs / "validations").rglob("*.html")
     }
-    assert pages == {"stg_transactions", "stg_events"}
+    # incremental suites validate their new loads' rows, and the whole relation for the
+    # expectations with scope "relation": two validation pages each
+    assert pages == {
+        "stg_transactions",
+        "stg_transactions__relation",
+        "stg_events",
+        "stg_events__relation",
+    }
+
+
+def test_incremental_suite_checks_each_load_once_and_the_relation_every_time(good_db, tmp_path):
+    """stg_transactions validates the rows of loads it has not passed yet; its expectations with
+    scope "relation" (row count, freshness, load band) still see every row, every run."""
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(good_db, path)
+    first = validate(path, "stg_transactions", run_id="run-1")
+    assert first.success
+    with duckdb.connect(str(path)) as con:
+        passed = con.execute(
+            "select load_id, rows from ops.validated_loads where suite = 'stg_transactions' "
+            "order by load_id"
+        ).fetchall()
+        assert passed == [("L-t1", 3), ("L-t2", 3), ("L-t3", 3), ("L-t4", 3)]
+        # an old, passed load breaks a row rule behind the pipeline's back: not looked at again
+        con.execute(f"update {TX} set line_revenue = 99 where load_id = 'L-t1' and line_number = 1")
+    second = validate(path, "stg_transactions", run_id="run-2")
+    assert second.success
+    by_type = second.results.set_index("expectation_type")
+    # nothing new: the row rules saw no rows, the relation rules every row
+    assert by_type.loc["expect_column_values_to_be_between", "element_count"].max() == 0
+    with duckdb.connect(str(path)) as con:
+        # a new load with a bad row fails, and is not recorded as passed
+        con.execute(
+            f"insert into {TX} select source, 'L-t5', line_number, invoice_id, product_code, "
+            "description, quantity, unit_price, invoiced_at, customer_id, country, "
+            f"is_cancellation, 99 from {TX} where load_id = 'L-t4'"
+        )
+    third = validate(path, "stg_transactions", run_id="run-3")
+    failed = third.results[~third.results["success"]]
+    assert list(failed["expectation_type"]) == ["unexpected_rows_expectation"]
+    assert "L-t5" in failed["observed_value"].iloc[0]
+    assert "L-t1" not in failed["observed_value"].iloc[0]
+    with duckdb.connect(str(path)) as con:
+        con.execute(f"update {TX} set line_revenue = quantity * unit_price where load_id = 'L-t5'")
+    assert validate(path, "stg_transactions", run_id="run-4").success  # checked again: fixed
+    with duckdb.connect(str(path)) as con:
+        assert con.execute(
+            "select run_id from ops.validated_loads where load_id = 'L-t5'"
+        ).fetchall() == [("run-4",)]
+        # the relation rules still see everything: a stale table fails with no new load
+        con.execute(f"update {TX} set invoiced_at = invoiced_at - interval 60 day")
+    stale = validate(path, "stg_transactions", run_id="run-5")
+    failed = stale.results[~stale.results["success"]]
+    assert list(failed["expectation_type"]) == ["expect_column_max_to_be_between"]

@@ -90,6 +90,27 @@ def test_top_products_rank_by_lift_with_minimum_support(settings: Settings) -> N
     assert list(top[top["segment_name"] == "A"]["product_code"]) == ["Y", "X"]
 
 
+def test_top_products_on_a_sample_weigh_each_segment_by_its_size(settings: Settings) -> None:
+    """Sampled down to 2 customers a segment, everyone's shares still count the big segment
+    for its 10 customers: lift(A, X) is 1.2 as on all rows (0.5 would say X is rare)."""
+    lines = [_line(n, f"a{n}", "X", 10.0) for n in range(10)]
+    lines += [_line(20 + n, f"b{n}", "Y", 10.0) for n in range(2)]
+    lines.append(_line(99, "a0", "OLD", 10.0, when="2024-01-01"))  # over a year before as_of
+    with connect(settings) as con:
+        con.executemany(
+            "insert into staging.stg_transactions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            lines,
+        )
+        con.executemany(
+            "insert into ops.scores values ('r', $1, $2, $3, $4, 'm')",
+            [(AS_OF, f"a{n}", 0, "A") for n in range(10)]
+            + [(AS_OF, f"b{n}", 1, "B") for n in range(2)],
+        )
+        top = top_products(con, "r", min_customers=1, min_customer_share=0.0, sample_per_segment=2)
+    got = {(r.segment_name, r.product_code): round(r.lift, 4) for r in top.itertuples()}
+    assert got == {("A", "X"): round(1 / (100 / 120), 4), ("B", "Y"): round(1 / (20 / 120), 4)}
+
+
 def test_customers_only_warehouse_reports_the_demographic_set(settings: Settings) -> None:
     """Mall Customers: no transactions, events or RFM; every section still renders or says so."""
     from segments.features import build_features

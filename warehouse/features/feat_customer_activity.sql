@@ -1,3 +1,4 @@
+-- materialized: temp
 -- Grain: one row per customer_id with at least one web event before $as_of.
 -- Web behaviour; customers without events are absent (the final model leaves them null).
 -- A session is a distinct session_id; events without one count as visits but not sessions.

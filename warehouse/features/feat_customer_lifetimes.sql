@@ -1,3 +1,4 @@
+-- materialized: temp
 -- Grain: one row per customer_id in feat_customer_rfm.
 -- The customer's sequence of purchase days: the lifetimes summary and the gaps between days.
 --

@@ -1,3 +1,4 @@
+-- materialized: temp
 -- Grain: one row per customer_id with an invoice-day before $as_of: the order summary as of
 -- as_of (columns of the customer_order_summary macro, schema/01_macros.sql). The point-in-time
 -- cut of every transaction feature lives here:

@@ -1,3 +1,4 @@
+-- materialized: temp
 -- Grain: one row per customer_id in feat_customer_rfm (a purchase line before $as_of).
 -- Breadth of the basket: distinct products bought before as_of (purchase lines only: a
 -- returned product was not bought again; lines without a product code are not counted).

@@ -1,3 +1,4 @@
+-- materialized: temp
 -- Grain: one row per customer_id in feat_customer_rfm.
 -- Net revenue (purchases minus returns) in trailing windows that end the day before $as_of:
 -- the last N days are as_of - N .. as_of - 1. Sums are exact (decimal), then double.

@@ -1,3 +1,4 @@
+-- materialized: temp
 -- Grain: one row per customer_id with at least one purchase before $as_of.
 -- Recency, frequency and monetary value plus the ratios built from them.
 with

@@ -1,3 +1,4 @@
+-- materialized: temp
 -- Grain: one row per customer_id in feat_customer_rfm.
 -- RFM scores 1-5 by quintile, the RFM code, and the named segment from seeds.rfm_segment_rules.
 --

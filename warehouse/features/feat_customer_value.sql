@@ -1,3 +1,4 @@
+-- materialized: temp
 -- Grain: one row per customer_id in feat_customer_rfm.
 -- Historical CLV and a simple predicted CLV. Assumptions are parameters, set by the settings
 -- SEGMENTS_CLV_MARGIN and SEGMENTS_CLV_EXPECTED_LIFETIME_MONTHS:

@@ -16,3 +16,16 @@ create table if not exists ops.dq_results (
     element_count bigint,
     validated_at timestamp not null
 );
+
+-- Grain: (suite, load_id, run_id): a load whose rows passed the suite's checks on new rows
+-- (a suite with "incremental": true in its meta), with the rows it had then. Those rows are
+-- not validated again: a later run's batch is the loads not listed here, or holding more rows
+-- than when they passed. A failed gate records nothing, so the next run checks the same loads
+-- again. Deleting rows (a superseded file, an erasure) cannot make a passed check fail.
+create table if not exists ops.validated_loads (
+    suite varchar not null,
+    load_id varchar not null,
+    rows bigint not null,
+    run_id varchar not null,
+    validated_at timestamp not null
+);
