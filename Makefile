@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 SEGMENTS_HOME ?= $(CURDIR)/.segments
 DEMO_AS_OF ?= 2026-01-01
 DEMO_CUSTOMERS ?= 2000
-LINES ?= 1000000
+LINES ?= 1000000 10000000
 export SEGMENTS_HOME
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
@@ -14,10 +14,10 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 export GX_ANALYTICS_ENABLED ?= false
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format bench bench-api clean
+.PHONY: help install run test lint format bench bench-stages bench-api clean
 
 help: ## Show the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -46,8 +46,11 @@ format: $(STAMP) ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(STAMP) ## Time every stage on generated data (LINES=1000000), write bench/results/
-	$(BIN)/python -m bench.run --lines $(LINES)
+bench: $(STAMP) ## Nightly cost vs floor and pandas at LINES (1M and 10M; 100M: 4 GB cap), bench/results/
+	$(BIN)/python -m bench.nightly --lines $(LINES)
+
+bench-stages: $(STAMP) ## Each stage in its own process at the first of LINES, bench/results/bench_*
+	$(BIN)/python -m bench.run --lines $(firstword $(LINES))
 
 bench-api: $(STAMP) ## Lookup-service p50/p99 under 2,000 requests from 8 clients, with publishes
 	$(BIN)/python -m bench.api_bench --requests 2000 --clients 8
