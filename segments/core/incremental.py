@@ -19,8 +19,9 @@ numbers (one narrow scan of two columns per source and layer run). A load's rows
 appended under one id and afterwards only deleted, never updated in place: that is all the
 loader has to guarantee.
 
-Either kind is rebuilt whole when its SQL changed since its rows were built (the file's hash
-is kept in ops.incremental_models) or when a full refresh is asked for (`segments rebuild`).
+Either kind is rebuilt whole when its SQL changed since its rows were built (the hash of the
+file and of the macros it calls, directly or through another macro, is kept in
+ops.incremental_models; a change to another macro or to a comment keeps its rows) or when a full refresh is asked for (`segments rebuild`).
 Only the staging tables' `load_id` and `line_number` columns are relied on.
 """
 

@@ -170,6 +170,35 @@ def select_model(
     return con.sql(body, params=bind(body, params))
 
 
+_MACRO = re.compile(r"^create\s+or\s+replace\s+macro\s+([a-z_][a-z0-9_]*)\b", re.IGNORECASE)
+
+
+def _calls(sql: str, names: Mapping[str, str]) -> set[str]:
+    """The macros among `names` a statement calls (outside comments and quoted text)."""
+    code = _code_only(sql).lower()
+    return {name for name in names if re.search(rf"\b{name}\s*\(", code)}
+
+
+def _macros_used(sql_dir: Path, body: str) -> str:
+    """The definitions of the macros a body calls, and of those they call, by name.
+
+    An incremental model's rows follow these: a changed one rebuilds it, while a change to
+    another macro (or to a comment) leaves its rows as they are.
+    """
+    macros: dict[str, str] = {}
+    for path in sorted((sql_dir / "schema").glob("*.sql")):
+        for statement in split_statements(path.read_text()):
+            if match := _MACRO.match(statement):
+                macros[match.group(1).lower()] = statement
+    used: set[str] = set()
+    todo = _calls(body, macros)
+    while todo:
+        name = todo.pop()
+        used.add(name)
+        todo |= _calls(macros[name], macros) - used
+    return "".join(f"{macros[name]};\n" for name in sorted(used))
+
+
 def _run_incremental(
     con: duckdb.DuckDBPyConnection,
     sql_dir: Path,
@@ -186,12 +215,8 @@ def _run_incremental(
     if bound:  # values are bound, never formatted: wrap the body as a prepared SELECT
         raise ValueError(f"{layer}/{name}.sql: incremental models take no parameters")
     relation = f"{layer}.{name}"
-    # the rows follow the model's SQL and the macros it may call: either changing rebuilds it
-    macros = "".join(
-        path.read_text()
-        for path in sorted((sql_dir / "schema").glob("*.sql"))
-        if "create or replace macro" in path.read_text()
-    )
+    # the rows follow the model's SQL and the macros it calls: either changing rebuilds it
+    macros = _macros_used(sql_dir, body)
     if spec.key == "load_id":
         assert spec.source is not None
         return incremental.refresh_by_load(

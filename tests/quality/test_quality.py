@@ -609,7 +609,9 @@ def test_incremental_suite_checks_each_load_once_and_the_relation_every_time(goo
         ).fetchall()
         assert passed == [("L-t1", 3), ("L-t2", 3), ("L-t3", 3), ("L-t4", 3)]
         # an old, passed load breaks a row rule behind the pipeline's back: not looked at again
-        con.execute(f"update {TX} set line_revenue = 99 where load_id = 'L-t1' and line_number = 1")
+        con.execute(
+            f"update {TX} set line_revenue = 99 where load_id = 'L-t1' and line_number = 1"
+        )
     second = validate(path, "stg_transactions", run_id="run-2")
     assert second.success
     by_type = second.results.set_index("expectation_type")
