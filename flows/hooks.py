@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import MarkdownArtifact
 
 from segments.core.runs import failure_report
 from segments.settings import Settings
@@ -19,13 +19,19 @@ def run_id_of(flow_run: Any) -> str:
 
 
 def record_failure(flow: Any, flow_run: Any, state: Any) -> None:
-    """on_failure hook: mark the run failed in ops.runs and publish a failure artifact."""
-    settings = Settings()
+    """on_failure hook: mark the run failed in ops.runs and publish a failure artifact.
+
+    Hooks run outside the flow run's context, so the artifact names its flow run itself
+    (create_markdown_artifact would leave flow_run_id empty).
+    """
     run_id = run_id_of(flow_run)
     try:
-        markdown = failure_report(settings, run_id, str(state.message or state.name))
-        create_markdown_artifact(
-            markdown=markdown, key="nightly-failure", description=f"Run {run_id} failed"
-        )
+        markdown = failure_report(Settings(), run_id, str(state.message or state.name))
+        MarkdownArtifact(
+            markdown=markdown,
+            key="nightly-failure",
+            description=f"Run {run_id} failed",
+            flow_run_id=flow_run.id,
+        ).create()
     except Exception:  # a hook must never hide the original failure
-        log.exception("could not record the failure of run %s", run_id)
+        log.warning("could not record the failure of run %s", run_id, exc_info=True)

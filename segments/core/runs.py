@@ -1,33 +1,55 @@
 """Runs and their stages in ops.runs, and the one way a run starts: lock, prepare, record.
 
 Every flow and every command that writes the warehouse opens a run with `open_run`: it takes
-the warehouse lock, prepares the schema, and records the run row and each stage's row under
-the real flow name, so ops.runs always says which flow did what.
+the warehouse lock, prepares the schema, replays the journal, marks runs that died `crashed`,
+and records the run row and each stage's row under the real flow name (with the pid and host
+that ran it), so ops.runs always says which flow did what.
+
+Every failure is recorded, even when the warehouse cannot be opened (another run holds the
+lock, another process holds warehouse.duckdb open): the row then goes to a journal,
+SEGMENTS_HOME/.journal/, one small JSON file per row, which the next run that opens the
+warehouse replays into ops.runs (`segments status` shows journal rows meanwhile).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
+from segments.core import journal
 from segments.core.db import connect
-from segments.core.locks import warehouse_lock
+from segments.core.errors import BusyError
+from segments.core.locks import set_stage, warehouse_lock
 from segments.core.warehouse import prepare_warehouse
 from segments.settings import Settings
 
+log = logging.getLogger(__name__)
 RUN = "run"  # the stage name of the row that stands for the whole run
+_ACTIVE: set[str] = set()  # runs open in this process (a backfill's run holds its subflows')
+
+_UPSERT = (
+    "insert or replace into ops.runs (run_id, flow_name, stage, status, as_of, started_at, "
+    "ended_at, message, details, pid, host, flow_run_id) values ($run_id, $flow_name, $stage, "
+    "$status, $as_of, coalesce($started_at, (select started_at from ops.runs where run_id = "
+    "$run_id and stage = $stage), $now), $ended_at, $message, $details, $pid, $host, "
+    "coalesce($flow_run_id, (select flow_run_id from ops.runs where run_id = $run_id and "
+    "stage = $stage)))"
+)
 
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def record_stage(
-    settings: Settings,
+def stage_row(
     run_id: str,
     stage: str,
     status: str,
@@ -37,32 +59,47 @@ def record_stage(
     started_at: datetime | None = None,
     message: str | None = None,
     details: dict[str, Any] | None = None,
-) -> None:
-    """Insert or update one (run, stage) row; a short write of its own, never held open."""
-    ended = None if status == "running" else _now()
-    with connect(settings) as con:
-        con.execute(
-            "insert or replace into ops.runs values ($run_id, $flow, $stage, $status, $as_of, "
-            "coalesce($started, (select started_at from ops.runs where run_id = $run_id "
-            "and stage = $stage), $now), $ended, $message, $details)",
-            {
-                "run_id": run_id,
-                "flow": flow_name,
-                "stage": stage,
-                "status": status,
-                "as_of": as_of,
-                "started": started_at,
-                "now": _now(),
-                "ended": ended,
-                "message": message,
-                "details": json.dumps(details, default=str) if details else None,
-            },
-        )
+    flow_run_id: str | None = None,
+) -> dict[str, Any]:
+    """One ops.runs row as parameters (also the journal's format)."""
+    return {
+        "run_id": run_id,
+        "flow_name": flow_name,
+        "stage": stage,
+        "status": status,
+        "as_of": as_of,
+        "started_at": started_at,
+        "now": _now(),
+        "ended_at": None if status == "running" else _now(),
+        "message": message,
+        "details": json.dumps(details, default=str) if details else None,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "flow_run_id": flow_run_id,
+    }
+
+
+def write_row(con: Any, row: dict[str, Any]) -> None:
+    con.execute(_UPSERT, row)
+
+
+def record_stage(settings: Settings, run_id: str, stage: str, status: str, **kwargs: Any) -> None:
+    """Insert or update one (run, stage) row; a short write of its own, never held open.
+
+    When the warehouse cannot be opened (busy), the row goes to the journal instead.
+    """
+    row = stage_row(run_id, stage, status, **kwargs)
+    try:
+        with connect(settings) as con:
+            write_row(con, row)
+    except BusyError as error:
+        journal.append(settings.home, row)
+        log.warning("recorded %s/%s in the journal (%s)", run_id, stage, error)
 
 
 def error_text(exc: BaseException) -> str:
     """How a failure is stored: the exception type and its message, bounded."""
-    return f"{type(exc).__name__}: {exc}"[:2000]
+    return f"{type(exc).__name__}: {exc}"[:4000]
 
 
 @dataclass(frozen=True)
@@ -73,6 +110,7 @@ class RunContext:
     run_id: str
     flow_name: str
     as_of: date | None = None
+    flow_run_id: str | None = None
 
     def record(self, stage: str, status: str, **kwargs: Any) -> None:
         """One ops.runs row of this run, under this run's flow name."""
@@ -83,6 +121,7 @@ class RunContext:
             status,
             flow_name=self.flow_name,
             as_of=kwargs.pop("as_of", self.as_of),
+            flow_run_id=self.flow_run_id,
             **kwargs,
         )
 
@@ -92,6 +131,7 @@ class RunContext:
         details: dict[str, Any] = {}
         started = _now()
         self.record(name, "running", started_at=started)
+        set_stage(self.settings.home, name)
         try:
             yield details
         except BaseException as exc:
@@ -99,7 +139,73 @@ class RunContext:
                 name, "failed", started_at=started, message=error_text(exc), details=details
             )
             raise
+        finally:
+            set_stage(self.settings.home, None)
         self.record(name, "completed", started_at=started, details=details)
+
+
+@dataclass(frozen=True)
+class CrashedRun:
+    """A run found `running` although nobody holds the warehouse: its process died."""
+
+    run_id: str
+    flow_name: str
+    pid: int | None
+    host: str | None
+    flow_run_id: str | None
+
+
+def _alive(pid: int | None, host: str | None) -> bool:
+    if pid is None or host != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def mark_crashed(con: Any, found_by: str) -> list[CrashedRun]:
+    """Mark every `running` row of a run not open in this process `crashed`, with the time.
+
+    The caller holds the warehouse lock, so no other process is running a run: a row still
+    `running` belongs to a process that died (kill -9, power loss, OOM) without recording.
+    """
+    rows = con.execute(
+        "select run_id, any_value(flow_name), max(pid), max(host), max(flow_run_id) "
+        "from ops.runs where status = 'running' group by run_id order by run_id"
+    ).fetchall()
+    crashed = [CrashedRun(*row) for row in rows if row[0] not in _ACTIVE]
+    for run in crashed:
+        gone = (
+            "its process is gone"
+            if not _alive(run.pid, run.host)
+            else f"pid {run.pid} now belongs to another process"
+        )
+        message = (
+            f"crashed: process {run.pid} on {run.host} ended without finishing ({gone}); "
+            f"found by run {found_by}"
+        )
+        con.execute(
+            "update ops.runs set status = 'crashed', ended_at = $now, "
+            "message = coalesce(message || ' | ', '') || $m "
+            "where run_id = $r and status = 'running'",
+            {"now": _now(), "m": message, "r": run.run_id},
+        )
+        log.warning("run %s (%s) %s", run.run_id, run.flow_name, message)
+    return crashed
+
+
+def replay_journal(con: Any, home: Path) -> int:
+    """Write the journal's rows into ops.runs, oldest first, then remove them."""
+    entries = journal.pending(home)
+    for path, row in entries:
+        write_row(con, row)
+    for path, _ in entries:
+        path.unlink(missing_ok=True)
+    return len(entries)
 
 
 @contextmanager
@@ -111,18 +217,61 @@ def open_run(
     as_of: date | None = None,
     params: dict[str, Any] | None = None,
     prepare: Callable[[Settings], None] = prepare_warehouse,
+    flow_run_id: str | None = None,
+    on_recovered: Callable[[list[CrashedRun]], None] | None = None,
+    finish: Callable[[Settings], None] | None = None,
 ) -> Iterator[tuple[RunContext, dict[str, Any]]]:
-    """Hold the warehouse for one run: lock, prepare, then the run row from start to end.
+    """Hold the warehouse for one run: lock, prepare, recover, then the run row start to end.
 
     Yields the context tasks take and a dict the caller fills with the run's summary; it is
     stored on the run row when the block ends (completed), or the error is (failed).
+    `on_recovered` gets the runs this one found crashed (e.g. to mark them in Prefect);
+    `finish` runs last, still holding the lock (e.g. a status snapshot for readers).
     """
-    context = RunContext(settings, run_id, flow_name, as_of)
+    context = RunContext(settings, run_id, flow_name, as_of, flow_run_id)
     summary: dict[str, Any] = {}
-    with warehouse_lock(
-        settings.home, f"{flow_name} run {run_id}", timeout_s=settings.lock_timeout_seconds
-    ):
-        prepare(settings)
+
+    def journal_failure(exc: BaseException) -> None:
+        row = stage_row(
+            run_id,
+            RUN,
+            "failed",
+            flow_name=flow_name,
+            as_of=as_of,
+            message=error_text(exc),
+            details=params,
+            flow_run_id=flow_run_id,
+        )
+        journal.append(settings.home, row)
+
+    try:
+        lock = warehouse_lock(
+            settings.home,
+            f"{flow_name} run {run_id}",
+            run_id=run_id,
+            timeout_s=settings.lock_timeout_seconds,
+        )
+        lock.__enter__()
+    except BusyError as exc:
+        journal_failure(exc)  # the holder's next run records it in ops.runs
+        raise
+    prepared = False
+    try:
+        _ACTIVE.add(run_id)
+        try:
+            prepare(settings)
+            with connect(settings) as con:
+                replay_journal(con, settings.home)
+                crashed = mark_crashed(con, run_id)
+        except BusyError as exc:
+            journal_failure(exc)
+            raise
+        prepared = True
+        if crashed and on_recovered is not None:
+            try:
+                on_recovered(crashed)
+            except Exception:  # recovery bookkeeping never stops a run
+                log.warning("could not mark crashed runs elsewhere", exc_info=True)
         context.record(RUN, "running", details=params)
         try:
             yield context, summary
@@ -130,48 +279,70 @@ def open_run(
             context.record(RUN, "failed", message=error_text(exc), details=summary or params)
             raise
         context.record(RUN, "completed", details=summary or params)
+    finally:
+        _ACTIVE.discard(run_id)
+        try:
+            if finish is not None and prepared:
+                finish(settings)
+        except Exception:
+            log.warning("could not write the status snapshot", exc_info=True)
+        finally:
+            lock.__exit__(None, None, None)
+
+
+def _stages_of(settings: Settings, run_id: str, error: str) -> list[tuple[str, str, str]]:
+    """(stage, status, message) of a run from the warehouse, or from the journal when busy."""
+    try:
+        with (
+            warehouse_lock(settings.home, f"failure report of run {run_id}", timeout_s=10.0),
+            connect(settings) as con,
+        ):
+            con.execute(
+                "update ops.runs set status = 'failed', ended_at = coalesce(ended_at, $now), "
+                "message = coalesce(message, $m) where run_id = $r and stage = $run "
+                "and status = 'running'",
+                {"r": run_id, "now": _now(), "m": error[:4000], "run": RUN},
+            )
+            return con.execute(
+                "select stage, status, coalesce(message, '') from ops.runs where run_id = $r "
+                "order by started_at",
+                {"r": run_id},
+            ).fetchall()
+    except BusyError:
+        rows = [row for _, row in journal.pending(settings.home) if row["run_id"] == run_id]
+        return [(r["stage"], r["status"], r.get("message") or "") for r in rows]
 
 
 def failure_report(settings: Settings, run_id: str, error: str) -> str:
     """Mark the run failed (if not yet) and say which stage failed and what is still served."""
-    with connect(settings) as con:
-        stages = con.execute(
-            "select stage, status, coalesce(message, '') from ops.runs where run_id = $r "
-            "and stage <> $run order by started_at",
-            {"r": run_id, "run": RUN},
-        ).fetchall()
-        con.execute(
-            "update ops.runs set status = 'failed', ended_at = coalesce(ended_at, $now), "
-            "message = coalesce(message, $m) where run_id = $r and stage = $run "
-            "and status <> 'failed'",
-            {"r": run_id, "now": _now(), "m": error[:2000], "run": RUN},
-        )
-        served = (
-            con.execute(
-                "select any_value(run_id), any_value(as_of), count(*) from marts.customer_segments"
-            ).fetchone()
-            if con.execute(
-                "select count(*) from duckdb_tables() where schema_name = 'marts' "
-                "and table_name = 'customer_segments'"
-            ).fetchone()[0]
-            else None
-        )
+    from segments.core.served import served_publish
+
+    rows = _stages_of(settings, run_id, error)
+    stages = [row for row in rows if row[0] != RUN]
     failed = [s for s in stages if s[1] == "failed"]
+    run_row = next((row for row in rows if row[0] == RUN), None)
+    reason = failed[0][2] if failed else (run_row[2] if run_row and run_row[2] else error)
     lines = [
         f"# Run `{run_id}` failed",
         "",
         f"**Failed stage:** {failed[0][0] if failed else 'before any stage'}",
-        f"**Error:** {failed[0][2] if failed else error}",
+        f"**Error:** {reason}",
         "",
     ]
-    if served and served[2]:
+    served = served_publish(settings)
+    if served and served.run_id == run_id:
         lines.append(
-            f"**Still served:** the segments of run `{served[0]}` (as of {served[1]}, "
-            f"{served[2]:,} customers) in marts.customer_segments and serving.duckdb; "
-            "nothing from this run was published."
+            f"**Served:** this run's segments (as of {served.as_of}, {served.customers:,} "
+            "customers) were published to serving.duckdb before a later stage failed."
+        )
+    elif served:
+        lines.append(
+            f"**Still served:** the segments of run `{served.run_id}` (as of {served.as_of}, "
+            f"{served.customers:,} customers) in serving.duckdb; nothing from this run was "
+            "published."
         )
     else:
         lines.append("**Still served:** nothing has been published yet.")
     lines += ["", "| stage | status | message |", "|---|---|---|"]
-    lines += [f"| {s} | {st} | {m[:200]} |" for s, st, m in stages]
+    lines += [f"| {s} | {st} | {m[:300]} |" for s, st, m in stages]
     return "\n".join(lines)

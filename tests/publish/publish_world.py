@@ -97,8 +97,9 @@ def prepare_run(
         )
         con.unregister("_rows")
         con.execute(
-            "insert or replace into ops.runs values ($run, 'nightly_segmentation', 'run', "
-            "'running', $as_of, now()::timestamp, null, null, null)",
+            "insert or replace into ops.runs (run_id, flow_name, stage, status, as_of, "
+            "started_at) values ($run, 'nightly_segmentation', 'run', 'running', $as_of, "
+            "now()::timestamp)",
             {"run": run_id, "as_of": as_of},
         )
 
