@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from prefect.artifacts import MarkdownArtifact
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import ArtifactCreate
 
 from segments.core.runs import failure_report
 from segments.settings import Settings
@@ -27,11 +28,15 @@ def record_failure(flow: Any, flow_run: Any, state: Any) -> None:
     run_id = run_id_of(flow_run)
     try:
         markdown = failure_report(Settings(), run_id, str(state.message or state.name))
-        MarkdownArtifact(
-            markdown=markdown,
-            key="nightly-failure",
-            description=f"Run {run_id} failed",
-            flow_run_id=flow_run.id,
-        ).create()
+        with get_client(sync_client=True) as client:
+            client.create_artifact(
+                artifact=ArtifactCreate(
+                    type="markdown",
+                    key="nightly-failure",
+                    description=f"Run {run_id} failed",
+                    data=markdown,
+                    flow_run_id=flow_run.id,
+                )
+            )
     except Exception:  # a hook must never hide the original failure
         log.warning("could not record the failure of run %s", run_id, exc_info=True)

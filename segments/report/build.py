@@ -24,7 +24,9 @@ def report_path(settings: Settings, run_id: str) -> Path:
 def build_report(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> Path:
     """Write reports/<run_id>/index.html and reports/latest/index.html; return the first."""
     started = time.perf_counter()
-    data = load_report_data(con, run_id, seed=settings.seed, threads=settings.model_threads)
+    data = load_report_data(
+        con, run_id, seed=settings.seed, threads=settings.model_threads, currency=settings.currency
+    )
     page, charts = render_html(data)
     path = write_atomic(report_path(settings, run_id), page)
     write_atomic(settings.reports_dir / "latest" / "index.html", page)
