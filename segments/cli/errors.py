@@ -12,6 +12,7 @@ import logging
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 import typer
 from pydantic import ValidationError
@@ -88,9 +89,31 @@ def _known_error_names() -> set[str]:
     return names
 
 
-def configure_logging(debug: bool) -> None:
-    """One console handler on the root logger; Prefect keeps it (it sees a user handler)."""
-    handler = logging.StreamHandler(sys.stderr)
+class _Stderr(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a record comes (never a stream closed since)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass
+
+
+def configure_logging(debug: bool) -> dict[str, Any]:
+    """One console handler on the root logger; Prefect keeps it (it sees a user handler).
+
+    Returns what it changed, for `restore_logging` (a command run in-process, as tests do).
+    """
+    changed = {
+        name: logging.getLogger(name).level
+        for name in ("", "prefect", "httpx", "httpcore", "great_expectations")
+    }
+    handler = _Stderr()
     handler.setFormatter(ConsoleFormatter(debug))
     handler.addFilter(ConsoleFilter(debug))
     handler.segments_console = True  # type: ignore[attr-defined]  # ours, replaced on reuse
@@ -102,6 +125,15 @@ def configure_logging(debug: bool) -> None:
     logging.getLogger("prefect").setLevel(logging.INFO)
     for noisy in ("httpx", "httpcore", "great_expectations"):  # one line per API call ...
         logging.getLogger(noisy).setLevel(logging.INFO if debug else logging.WARNING)
+    return changed
+
+
+def restore_logging(changed: dict[str, Any]) -> None:
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "segments_console", False)]:
+        root.removeHandler(old)
+    for name, level in changed.items():
+        logging.getLogger(name).setLevel(level)
 
 
 def settings_error_lines(error: ValidationError) -> list[str]:
@@ -157,7 +189,14 @@ def run_cli(app: typer.Typer, argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
-    configure_logging(debug)
+    changed = configure_logging(debug)
+    try:
+        _run(app, args, debug)
+    finally:  # leave logging as it was (a command run in-process, as tests do)
+        restore_logging(changed)
+
+
+def _run(app: typer.Typer, args: list[str], debug: bool) -> None:
     for name in unknown_variables():
         typer.echo(f"warning: {name} is not a setting of segments (ignored); see README", err=True)
     if not _wants_help(args):

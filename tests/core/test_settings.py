@@ -96,3 +96,62 @@ def test_an_unknown_segments_variable_is_named() -> None:
     assert unknown_variables({"SEGMENTS_MEMORY_LIMT": "1GB", "SEGMENTS_SEED": "1"}) == [
         "SEGMENTS_MEMORY_LIMT"
     ]
+
+
+def test_a_home_with_a_quote_loads_and_publishes(tmp_path: Path, monkeypatch) -> None:
+    """No path is ever put into SQL text: a home named `it's` works end to end."""
+    import importlib.util
+
+    import duckdb
+    from typer.testing import CliRunner
+
+    from segments.cli import app
+    from segments.demo import generate_demo
+
+    home = tmp_path / "it's home"
+    monkeypatch.setenv("SEGMENTS_HOME", str(home))
+    monkeypatch.setenv("SEGMENTS_PII_KEY", "k" * 32)
+    generate_demo(home / "landing", customers=20, seed=1)
+    result = CliRunner().invoke(
+        app, ["ingest", "demo_transactions", str(home / "landing" / "demo_transactions")]
+    )
+    assert result.exit_code == 0, result.output
+    assert list((home / "lake" / "raw" / "demo_transactions").rglob("*.parquet"))
+
+    path = Path(__file__).resolve().parents[1] / "publish" / "publish_world.py"
+    spec = importlib.util.spec_from_file_location("publish_world_quote", path)
+    world = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(world)
+    settings = world.world_settings(tmp_path / "it's served")
+    from datetime import date
+
+    world.publish(settings, run_id="q1", as_of=date(2026, 1, 1), assignments={"a": 1, "b": 2})
+    with duckdb.connect(str(settings.serving_path), read_only=True) as con:
+        assert con.execute("select count(*) from customer_segments").fetchone()[0] == 2
+
+
+# ATTACH and COMMENT take no parameters. COMMENT texts are ours (warehouse/columns.yaml); the
+# pipeline's own files are opened with a connection of their own instead of ATTACH. These still
+# ATTACH with an escaped literal (a quote in the home works; the rule is not met): listed here so
+# they are seen, for their owners to move to a connection of their own.
+PATH_IN_SQL_ALLOWED = {
+    "segments/core/erasure.py",  # privacy: copies a database without the erased customers
+    "segments/privacy/scan.py",  # privacy: the proof scan
+    "segments/api/reader.py",  # api: queries name their tables serving.<table>
+}
+
+
+def test_no_path_is_put_into_sql_text() -> None:
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    pattern = re.compile(
+        r"attach\s+'|attach \{|to '\{|read_(csv|parquet|json)\('\{", re.IGNORECASE
+    )
+    offenders = sorted(
+        str(p.relative_to(root))
+        for folder in ("segments", "tasks", "flows")
+        for p in (root / folder).rglob("*.py")
+        if pattern.search(p.read_text()) and str(p.relative_to(root)) not in PATH_IN_SQL_ALLOWED
+    )
+    assert offenders == []
