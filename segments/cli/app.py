@@ -148,7 +148,7 @@ def ingest(
     source: Annotated[str, typer.Argument(help="Built-in source name or a mapping .yaml file.")],
     path: Annotated[Path, typer.Argument(help="A file or a folder of files.", exists=True)],
 ) -> None:
-    """Load one file or folder through a named source mapping (exit 1 if a file failed)."""
+    """Load one file or folder through a named source mapping (exit 4 if a file failed)."""
     from segments.core.db import connect
     from segments.core.errors import SegmentsError
     from segments.ingest import ingest_one
@@ -213,7 +213,7 @@ def sources_check(
         raise typer.Exit(2) from exc
     for line in report.lines():
         typer.echo(line)
-    raise typer.Exit(1 if report.result.status == "failed" else 0)
+    raise typer.Exit(4 if report.result.status == "failed" else 0)  # the load would fail
 
 
 @app.command()
