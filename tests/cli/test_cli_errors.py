@@ -33,7 +33,7 @@ def _cli(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
 @pytest.fixture
 def landed(tmp_path: Path) -> Path:
     home = tmp_path / "home"
-    generate_demo(home / "landing", customers=30, seed=3)
+    generate_demo(home / "landing", customers=150, seed=3)
     return home
 
 
