@@ -8,7 +8,7 @@ from typing import Any
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import ArtifactCreate
 
-from segments.core.runs import failure_report
+from segments.core.failures import failure_report
 from segments.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -21,28 +21,25 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 from segments.core import journal
 from segments.core.db import connect
 from segments.core.errors import BusyError
 from segments.core.locks import set_stage, warehouse_lock
+from segments.core.recovery import (
+    ACTIVE_RUNS,
+    CrashedRun,
+    mark_crashed,
+    replay_journal,
+    write_row,
+)
 from segments.core.warehouse import prepare_warehouse
 from segments.settings import Settings
 
 log = logging.getLogger(__name__)
 RUN = "run"  # the stage name of the row that stands for the whole run
-_ACTIVE: set[str] = set()  # runs open in this process (a backfill's run holds its subflows')
-
-_UPSERT = (
-    "insert or replace into ops.runs (run_id, flow_name, stage, status, as_of, started_at, "
-    "ended_at, message, details, pid, host, flow_run_id) values ($run_id, $flow_name, $stage, "
-    "$status, $as_of, coalesce($started_at, (select started_at from ops.runs where run_id = "
-    "$run_id and stage = $stage), $now), $ended_at, $message, $details, $pid, $host, "
-    "coalesce($flow_run_id, (select flow_run_id from ops.runs where run_id = $run_id and "
-    "stage = $stage)))"
-)
+_ACTIVE = ACTIVE_RUNS  # runs open in this process (a backfill's run holds its subflows')
 
 
 def _now() -> datetime:
@@ -77,10 +74,6 @@ def stage_row(
         "host": socket.gethostname(),
         "flow_run_id": flow_run_id,
     }
-
-
-def write_row(con: Any, row: dict[str, Any]) -> None:
-    con.execute(_UPSERT, row)
 
 
 def record_stage(settings: Settings, run_id: str, stage: str, status: str, **kwargs: Any) -> None:
@@ -142,70 +135,6 @@ class RunContext:
         finally:
             set_stage(self.settings.home, None)
         self.record(name, "completed", started_at=started, details=details)
-
-
-@dataclass(frozen=True)
-class CrashedRun:
-    """A run found `running` although nobody holds the warehouse: its process died."""
-
-    run_id: str
-    flow_name: str
-    pid: int | None
-    host: str | None
-    flow_run_id: str | None
-
-
-def _alive(pid: int | None, host: str | None) -> bool:
-    if pid is None or host != socket.gethostname():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def mark_crashed(con: Any, found_by: str) -> list[CrashedRun]:
-    """Mark every `running` row of a run not open in this process `crashed`, with the time.
-
-    The caller holds the warehouse lock, so no other process is running a run: a row still
-    `running` belongs to a process that died (kill -9, power loss, OOM) without recording.
-    """
-    rows = con.execute(
-        "select run_id, any_value(flow_name), max(pid), max(host), max(flow_run_id) "
-        "from ops.runs where status = 'running' group by run_id order by run_id"
-    ).fetchall()
-    crashed = [CrashedRun(*row) for row in rows if row[0] not in _ACTIVE]
-    for run in crashed:
-        gone = (
-            "its process is gone"
-            if not _alive(run.pid, run.host)
-            else f"pid {run.pid} now belongs to another process"
-        )
-        message = (
-            f"crashed: process {run.pid} on {run.host} ended without finishing ({gone}); "
-            f"found by run {found_by}"
-        )
-        con.execute(
-            "update ops.runs set status = 'crashed', ended_at = $now, "
-            "message = coalesce(message || ' | ', '') || $m "
-            "where run_id = $r and status = 'running'",
-            {"now": _now(), "m": message, "r": run.run_id},
-        )
-        log.warning("run %s (%s) %s", run.run_id, run.flow_name, message)
-    return crashed
-
-
-def replay_journal(con: Any, home: Path) -> int:
-    """Write the journal's rows into ops.runs, oldest first, then remove them."""
-    entries = journal.pending(home)
-    for path, row in entries:
-        write_row(con, row)
-    for path, _ in entries:
-        path.unlink(missing_ok=True)
-    return len(entries)
 
 
 @contextmanager
@@ -288,61 +217,3 @@ def open_run(
             log.warning("could not write the status snapshot", exc_info=True)
         finally:
             lock.__exit__(None, None, None)
-
-
-def _stages_of(settings: Settings, run_id: str, error: str) -> list[tuple[str, str, str]]:
-    """(stage, status, message) of a run from the warehouse, or from the journal when busy."""
-    try:
-        with (
-            warehouse_lock(settings.home, f"failure report of run {run_id}", timeout_s=10.0),
-            connect(settings) as con,
-        ):
-            con.execute(
-                "update ops.runs set status = 'failed', ended_at = coalesce(ended_at, $now), "
-                "message = coalesce(message, $m) where run_id = $r and stage = $run "
-                "and status = 'running'",
-                {"r": run_id, "now": _now(), "m": error[:4000], "run": RUN},
-            )
-            return con.execute(
-                "select stage, status, coalesce(message, '') from ops.runs where run_id = $r "
-                "order by started_at",
-                {"r": run_id},
-            ).fetchall()
-    except BusyError:
-        rows = [row for _, row in journal.pending(settings.home) if row["run_id"] == run_id]
-        return [(r["stage"], r["status"], r.get("message") or "") for r in rows]
-
-
-def failure_report(settings: Settings, run_id: str, error: str) -> str:
-    """Mark the run failed (if not yet) and say which stage failed and what is still served."""
-    from segments.core.served import served_publish
-
-    rows = _stages_of(settings, run_id, error)
-    stages = [row for row in rows if row[0] != RUN]
-    failed = [s for s in stages if s[1] == "failed"]
-    run_row = next((row for row in rows if row[0] == RUN), None)
-    reason = failed[0][2] if failed else (run_row[2] if run_row and run_row[2] else error)
-    lines = [
-        f"# Run `{run_id}` failed",
-        "",
-        f"**Failed stage:** {failed[0][0] if failed else 'before any stage'}",
-        f"**Error:** {reason}",
-        "",
-    ]
-    served = served_publish(settings)
-    if served and served.run_id == run_id:
-        lines.append(
-            f"**Served:** this run's segments (as of {served.as_of}, {served.customers:,} "
-            "customers) were published to serving.duckdb before a later stage failed."
-        )
-    elif served:
-        lines.append(
-            f"**Still served:** the segments of run `{served.run_id}` (as of {served.as_of}, "
-            f"{served.customers:,} customers) in serving.duckdb; nothing from this run was "
-            "published."
-        )
-    else:
-        lines.append("**Still served:** nothing has been published yet.")
-    lines += ["", "| stage | status | message |", "|---|---|---|"]
-    lines += [f"| {s} | {st} | {m[:300]} |" for s, st, m in stages]
-    return "\n".join(lines)
