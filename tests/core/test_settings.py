@@ -17,7 +17,16 @@ from segments.settings import Settings, unknown_variables
 
 # Fields whose type alone is the format (a date, a choice, a secret checked by pii.py) or
 # that a validator checks (paths, the memory size).
-FORMAT_BY_TYPE = {"environment", "pii_key", "home", "project_dir", "date_floor", "memory_limit"}
+FORMAT_BY_TYPE = {
+    "environment",
+    "pii_key",
+    "api_key",  # a secret: any non-empty text the CRM sends back
+    "file_access",  # a choice (owner | group)
+    "home",
+    "project_dir",
+    "date_floor",
+    "memory_limit",
+}
 
 
 def _bounds(name: str) -> set[type]:
