@@ -89,8 +89,12 @@ def _known_error_names() -> set[str]:
     return names
 
 
-class _Stderr(logging.StreamHandler):
-    """Writes to whatever sys.stderr is when a record comes (never a stream closed since)."""
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a record comes (never a stream closed since).
+
+    Public name on purpose: Prefect keeps a root handler as the user's only if its class name
+    does not start with "_" (prefect.logging.configuration.setup_logging).
+    """
 
     def __init__(self) -> None:
         super().__init__(sys.stderr)
@@ -113,7 +117,7 @@ def configure_logging(debug: bool) -> dict[str, Any]:
         name: logging.getLogger(name).level
         for name in ("", "prefect", "httpx", "httpcore", "great_expectations")
     }
-    handler = _Stderr()
+    handler = StderrHandler()
     handler.setFormatter(ConsoleFormatter(debug))
     handler.addFilter(ConsoleFilter(debug))
     handler.segments_console = True  # type: ignore[attr-defined]  # ours, replaced on reuse
