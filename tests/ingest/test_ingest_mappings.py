@@ -272,8 +272,10 @@ def _with(path: str, value: object) -> dict:
         (_with("csv.decimal", ";"), 'csv.decimal: ";" is not allowed (allowed: ".", ","'),
         (
             _with("entity", "orders"),
-            'entity: "orders" is not allowed (allowed: "transactions", "customers", "events", '
-            '"campaigns")',
+            (
+                'entity: "orders" is not allowed (allowed: "transactions", "customers", '
+                '"events", "campaigns")'
+            ),
         ),
         (
             _with("columns.event_type.type", "int"),
