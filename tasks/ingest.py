@@ -11,6 +11,7 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from segments.core.db import connect
 from segments.core.runs import RunContext
 from segments.ingest import ingest_landing_stage, ingest_one, summarise_loads
+from tasks.retry import transient_only
 
 
 def progress_artifact(key: str) -> Callable[[str, float], None]:
@@ -23,16 +24,26 @@ def progress_artifact(key: str) -> Callable[[str, float], None]:
     return show
 
 
-@task(name="ingest_landing", retries=2, retry_delay_seconds=[5, 30])
+@task(
+    name="ingest_landing",
+    retries=2,
+    retry_delay_seconds=[5, 30],
+    retry_condition_fn=transient_only,
+)
 def ingest_landing_task(ctx: RunContext) -> dict[str, object]:
-    """Load new landing files and refresh staging; retried because it is all file I/O."""
+    """Load new landing files and refresh staging; retried (transient failures only): file I/O."""
     progress = progress_artifact("ingest-landing")
     with ctx.stage("ingest") as details, connect(ctx.settings) as con:
         details.update(ingest_landing_stage(con, ctx.settings, ctx.run_id, progress))
     return details
 
 
-@task(name="ingest_source", retries=2, retry_delay_seconds=[5, 30])
+@task(
+    name="ingest_source",
+    retries=2,
+    retry_delay_seconds=[5, 30],
+    retry_condition_fn=transient_only,
+)
 def ingest_source_task(ctx: RunContext, source: str, path: str) -> dict[str, object]:
     """On-demand load of one source (retried: file I/O)."""
     progress = progress_artifact("ingest-source")

@@ -8,6 +8,7 @@ from typing import Any
 
 import duckdb
 
+from segments.core.errors import ConfigError
 from segments.core.sql import incremental_models
 from segments.features.build import build_feature_stage
 from segments.settings import Settings
@@ -40,7 +41,7 @@ def rebuild_features(
     incremental path had them exactly right."""
     as_of = as_of or latest_features_as_of(con)
     if as_of is None:
-        raise ValueError(
+        raise ConfigError(
             "no features to rebuild yet: pass --as-of YYYY-MM-DD (or run `segments run` first)"
         )
     relations = [f"features.{name}" for name in incremental_models(settings.sql_dir, "features")]

@@ -112,7 +112,9 @@ def train_challenger(
             backtest=backtest,
             tolerance=config.promotion_tolerance,
         )
-    catalog, identity = build_catalog(con, result.model, frame, result.labels, feature_set.columns)
+    catalog, identity = build_catalog(
+        con, result.model, frame, result.labels, feature_set.columns, currency=settings.currency
+    )
     record, rows = backtest_record(test, result.model, catalog, champion_bt)
     artifact = settings.models_dir / f"{version}.joblib"
     artifact.parent.mkdir(parents=True, exist_ok=True)

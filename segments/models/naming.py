@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from segments.core.money import is_money
+
 NOTABLE = 0.5  # |score| above this counts as high or low (rank score 0.5 ~ 69th percentile)
 RFM = ("recency_days", "frequency", "monetary")
 DEMOGRAPHIC = ("annual_income", "spending_score", "age_years")
@@ -41,11 +43,12 @@ def humanize(feature: str) -> str:
     return FEATURE_TEXT.get(feature, (feature.replace("_", " "), ""))[0]
 
 
-def fmt_value(feature: str, value: float) -> str:
-    """Format a feature value with its unit."""
+def fmt_value(feature: str, value: float, currency: str | None = None) -> str:
+    """Format a feature value with its unit (money in `currency`, SEGMENTS_CURRENCY, if given)."""
     pattern = FEATURE_TEXT.get(feature, ("", "{:,.3g}"))[1] or "{:,.3g}"
     text = pattern.format(abs(value))
-    return f"-{text}" if value < 0 and text.strip("0.,") else text
+    text = f"-{text}" if value < 0 and text.strip("0.,") else text
+    return f"{text} {currency}" if currency and is_money(feature) else text
 
 
 def _rfm_name(z: Mapping[str, float], net_negative: bool = False) -> str:

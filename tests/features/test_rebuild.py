@@ -9,9 +9,11 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from segments.cli import app
+from segments.cli.errors import run_cli
 from segments.core.db import connect
 from segments.features import build_feature_stage
 from segments.settings import Settings
@@ -126,7 +128,10 @@ def test_incremental_loads_then_rebuild_give_the_same_features(segments_home: Pa
     pd.testing.assert_frame_equal(incremental, features(settings), check_exact=True)
 
 
-def test_rebuild_without_features_asks_for_a_date(segments_home: Path) -> None:
-    result = runner.invoke(app, ["rebuild"])
-    assert result.exit_code == 2
-    assert "pass --as-of" in result.output
+def test_rebuild_without_features_asks_for_a_date(segments_home: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as raised:  # the console script: one line and exit 2
+        run_cli(app, ["rebuild"])
+    assert raised.value.code == 2
+    err = capsys.readouterr().err
+    assert "pass --as-of" in err.splitlines()[0] and "Traceback" not in err
+    assert runner.invoke(app, ["rebuild", "--as-of", "2026-02-30"]).exit_code == 2

@@ -117,7 +117,7 @@ def test_an_all_quarantined_load_exits_non_zero_naming_the_top_reason(segments_h
     data = tmp_path / "cd.txt"
     data.write_text("\n".join(CD_LINES) + "\n")
     result = CliRunner().invoke(app, ["ingest", str(mapping_path), str(data)])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 4, result.output  # a load failed (docs/operations.md)
     assert "implausible_date" in result.output
     assert "SEGMENTS_MAX_QUARANTINE_SHARE=0.05" in result.output
     with duckdb.connect(str(segments_home / "warehouse.duckdb"), read_only=True) as con:
@@ -139,7 +139,7 @@ def test_a_share_over_the_setting_fails_below_it_loads(segments_home, tmp_path, 
     monkeypatch.setenv("SEGMENTS_MAX_QUARANTINE_SHARE", "0.1")
     assert CliRunner().invoke(app, ["ingest", str(mapping_path), str(data)]).exit_code == 0
     data.write_text("\n".join([*lines, "00009 19970101 1 10.00", "00009 19970102 1 1"]) + "\n")
-    assert CliRunner().invoke(app, ["ingest", str(mapping_path), str(data)]).exit_code == 1
+    assert CliRunner().invoke(app, ["ingest", str(mapping_path), str(data)]).exit_code == 4
 
 
 def test_sources_check_is_a_dry_run_that_writes_nothing(segments_home, tmp_path):
@@ -148,7 +148,7 @@ def test_sources_check_is_a_dry_run_that_writes_nothing(segments_home, tmp_path)
     data.write_text("\n".join([*CD_LINES, "00008 1997010x 1 5.00", "00009 19970101 1"]) + "\n")
     before = sorted(p for p in tmp_path.rglob("*"))
     result = CliRunner().invoke(app, ["sources", "check", str(mapping_path), str(data)])
-    assert result.exit_code == 1, result.output  # 2 of 12 quarantined: over 5%
+    assert result.exit_code == 4, result.output  # 2 of 12 quarantined: over 5%
     assert "dry run, nothing written" in result.output
     assert "first 10 typed rows" in result.output and "United States" in result.output
     assert "invalid_date" in result.output and "malformed_line" in result.output
@@ -272,7 +272,10 @@ def _with(path: str, value: object) -> dict:
         (_with("csv.decimal", ";"), 'csv.decimal: ";" is not allowed (allowed: ".", ","'),
         (
             _with("entity", "orders"),
-            'entity: "orders" is not allowed (allowed: "transactions", "customers", "events")',
+            (
+                'entity: "orders" is not allowed (allowed: "transactions", "customers", '
+                '"events", "campaigns")'
+            ),
         ),
         (
             _with("columns.event_type.type", "int"),

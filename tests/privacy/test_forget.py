@@ -20,9 +20,12 @@ from flows.nightly_segmentation import nightly_segmentation
 from flows.params import ForgetParams, NightlyParams
 from segments.cli import app
 from segments.core.pii import customer_pseudonym
+from segments.core.sql import incremental_models
 from segments.privacy import scan_home
 
 KEY = "test-key-not-secret"  # tests/conftest.py::segments_home
+# the incremental aggregates (features.agg_*): kept across nights, so erased there too
+AGGREGATES = incremental_models(Path(__file__).resolve().parents[2] / "warehouse", "features")
 
 
 def _customers(landing: Path) -> dict[str, tuple[str, str]]:
@@ -82,6 +85,15 @@ def test_forget_erases_everywhere_and_keeps_the_customer_out(prefect_harness, se
     original = home.parent / "original_landing"
     shutil.copytree(home / "landing", original)
     served = _query(home, "select count(*) from customer_segments", "serving.duckdb")[0][0]
+    pseudonym = needles[0]
+    held = [
+        name
+        for name in AGGREGATES
+        if _query(home, f"select count(*) from features.{name} where customer_id = '{pseudonym}'")
+        != [(0,)]
+    ]
+    assert {"agg_load_invoice_days", "agg_customer_summary"} <= set(held)
+    assert {f"warehouse.duckdb:features.{name}" for name in held} <= {h.place for h in before}
 
     result = runner.invoke(app, ["forget", f"{raw_id}.0"])  # normalised as ingest does
 
@@ -93,7 +105,8 @@ def test_forget_erases_everywhere_and_keeps_the_customer_out(prefect_harness, se
     for place in ("ops.quarantine", "raw.demo_events", "staging.stg_transactions",
                   "features.customer_features", "marts.customer_segments",
                   "marts.segment_history", "serving.duckdb:main.customer_segments",
-                  "landing/demo_customers/_processed/customers.csv"):  # fmt: skip
+                  "landing/demo_customers/_processed/customers.csv",
+                  *(f"features.{name}" for name in held)):  # fmt: skip
         assert erased.get(place, 0) >= 1, place
     assert erased["total"] == sum(v for k, v in erased.items() if k != "total")
     assert _query(home, "select count(*) from customer_segments", "serving.duckdb") == [

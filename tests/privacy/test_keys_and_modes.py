@@ -28,6 +28,7 @@ ARGS = {
     "rollback": ["m1"],
     "backfill": ["2026-01-01", "2026-01-08"],
     "forget": ["C0000001"],
+    "rebuild": ["--as-of", "2026-01-01"],
     "api": [],
     "watch": ["--interval", "1"],
     "sources": ["check", "online_retail", "x.csv"],
