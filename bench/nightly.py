@@ -9,7 +9,9 @@ as its own process, in one fresh SEGMENTS_HOME:
 - floor: one DuckDB read of the Parquet + group by customer; peer: the pandas notebook;
 - the cold start: `segments ingest` of customers, events and the history's transactions,
   then `segments run --retrain always` (first run, trains);
-- each night: `segments ingest` of its files, then `segments run --retrain never`.
+- each night: `segments ingest` of its files, then `segments run --retrain never`;
+- then `segments rebuild`: every aggregate and feature recomputed from staging (what a night
+  would cost without the incremental layer; it also says whether the nights kept them exact).
 Seconds are the work each command recorded in ops.runs (`wall` adds Python start-up and, for
 `segments run`, Prefect's temporary server); CPU and peak RSS are the process tree's.
 Writes bench/results/nightly_<lines>.md/.json and the cross-size summary nightly.md.
@@ -151,6 +153,9 @@ def bench_size(lines: int, args: argparse.Namespace) -> dict[str, Any]:
                     steps.append({**step, "phase": phase, "rows": rows})
                 run_cmd = ["run", "--as-of", night.as_of, "--retrain", "never"]
                 steps.append({**command(f"{phase}: run", run_cmd, env, cap, log), "phase": phase})
+            # the baseline of a night's features: the same layer recomputed from all of staging
+            rebuild = ["rebuild", "--as-of", data.nights[-1].as_of]
+            steps.append({**command("full rebuild", rebuild, env, cap, log), "phase": "rebuild"})
         except RuntimeError as exc:
             out["failed"] = f"{exc} (log: {log})"
     out["history_lines"] = data.history_lines

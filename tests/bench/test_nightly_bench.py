@@ -1,5 +1,6 @@
 """The nightly benchmark runs end to end on a tiny history, under a memory cap, as a user
-types the commands (ingest, first run, two nights with late lines and a corrected file).
+types the commands (ingest, first run, two nights with late lines and a corrected file,
+then `segments rebuild`, which must find the nights' aggregates exact).
 
 Structure only: timings depend on the machine and are never asserted. Marked slow: each
 command is a process of its own, and every `segments run` starts Prefect's temporary server.
@@ -49,12 +50,15 @@ def test_the_table_runs_end_to_end_under_a_cap(tmp_path: Path) -> None:
     assert "failed" not in payload, payload.get("failed")
     steps = [step["step"] for step in payload["steps"]]
     assert steps[:2] == ["floor_parquet", "pandas_parquet"]
-    assert "first run (trains)" in steps and "night 2: run" in steps
+    assert "first run (trains)" in steps and steps.index("night 2: run") < steps.index(
+        "full rebuild"
+    )
     first = next(s for s in payload["steps"] if s["step"] == "first run (trains)")
     assert {"ingest", "validate_staging", "features", "train", "report"} <= set(first["stages"])
     assert "cap" in payload["memory_cap"]
     table = (results / f"nightly_{LINES}.md").read_text()
     assert "night 1 increment" in table and "cold pipeline / peer notebook" in table
+    assert "night 1 features / full rebuild" in table
     assert (results / "nightly.md").read_text().count(f"| {LINES:,} |") == 1
     home = tmp_path / "work" / f"nightly-{LINES}" / "home"
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
@@ -64,3 +68,8 @@ def test_the_table_runs_end_to_end_under_a_cap(tmp_path: Path) -> None:
             ).fetchall()
         )
         assert statuses.get("superseded") == 1  # night 2 re-landed night 1's file
+        (changed,) = con.execute(
+            "select details ->> '$.aggregates_changed' from ops.runs "
+            "where flow_name = 'rebuild' and stage = 'rebuild' and status = 'completed'"
+        ).fetchone()
+    assert json.loads(changed) == []  # the nights kept every aggregate exactly as a rebuild
