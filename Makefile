@@ -14,10 +14,10 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 export GX_ANALYTICS_ENABLED ?= false
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format bench bench-api clean
+.PHONY: help install run test lint format bench bench-api bench-quality clean
 
 help: ## Show the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -51,6 +51,9 @@ bench: $(STAMP) ## Time every stage on generated data (LINES=1000000), write ben
 
 bench-api: $(STAMP) ## Lookup-service p50/p99 under 2,000 requests from 8 clients, with publishes
 	$(BIN)/python -m bench.api_bench --requests 2000 --clients 8
+
+bench-quality: $(STAMP) ## Segment quality vs peers on Online Retail and demo data (bench/results/quality.md)
+	$(BIN)/python -m bench.quality
 
 clean: ## Remove the demo home (.segments) and caches, keep .venv
 	rm -rf .segments .pytest_cache .ruff_cache

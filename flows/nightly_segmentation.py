@@ -49,6 +49,7 @@ def nightly_segmentation(params: NightlyParams | None = None) -> dict[str, Any]:
             params.retrain,
             params.train_config(ctx.settings.seed),
             monitor_reason=summary["monitor"]["retrain_reason"],
+            promote=params.promote,
         )
         summary["score"] = score_customers_task(ctx, params.feature_set)
         build_candidate_task(ctx)

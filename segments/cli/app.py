@@ -126,6 +126,12 @@ def run(
     feature_set: Annotated[
         str, typer.Option(help=" | ".join(FEATURE_SET_NAMES))
     ] = DEFAULT_FEATURE_SET,
+    promote: Annotated[
+        bool,
+        typer.Option(
+            "--promote", help="Make a newly trained model champion even if the rule keeps the old."
+        ),
+    ] = False,
 ) -> None:
     """Run the nightly flow once, now, on this machine."""
     _quiet_prefect()
@@ -134,7 +140,9 @@ def run(
     from segments.settings import Settings
 
     try:
-        params = NightlyParams(as_of=as_of, retrain=retrain, feature_set=feature_set)
+        params = NightlyParams(
+            as_of=as_of, retrain=retrain, feature_set=feature_set, promote=promote
+        )
     except ValidationError as exc:
         typer.echo(f"invalid parameters: {exc}", err=True)
         raise typer.Exit(2) from exc

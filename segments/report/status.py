@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from segments.core.db import connect
+from segments.lifecycle import kept_back
 from segments.monitor import monitor_status_lines
 from segments.settings import Settings
 
@@ -55,6 +56,7 @@ def status_report(settings: Settings) -> str:
             )
         )
         lines += monitor_status_lines(con)  # drift, decay, campaigns (segments.monitor)
+        lines += [f"  {held}" for held in [kept_back(con)] if held]
         lines.append("Rows:")
         for table in TABLES:
             count = (
