@@ -13,6 +13,8 @@ _EXPORTS = {
     "retrain_due": "retrain",
     "train_challenger": "train",
     "train_stage": "train",
+    # the rows a model reads: the feature set's relation plus the lifetime-value columns
+    "load_features": "train",
     "AUTO_RULES": "retrain",
     "RetrainInputs": "retrain",
     "PROMOTION_RULE": "promotion",
