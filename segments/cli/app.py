@@ -153,6 +153,12 @@ def run(
         f"published {published.get('rows', 0):,} customers in "
         f"{len(published.get('segments', {}))} segments (run {summary['run_id']})"
     )
+    train = summary.get("train", {})
+    if train.get("kept_back"):  # the champion still scores: say so, and why (as status does)
+        why = train["promotion_reason"].removeprefix("champion kept: ")
+        typer.echo(
+            f"challenger {train['model_version']} (as of {summary['as_of']}) kept back: {why}"
+        )
 
 
 @app.command()

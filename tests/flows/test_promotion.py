@@ -69,3 +69,24 @@ def test_a_forced_challenger_without_promote_leaves_the_segments(prefect_harness
     assert {row[3] for row in after} == {summary["train"]["model_version"]} != {champion}
     assert len({row[1] for row in after}) == 2
     assert "kept back" not in CliRunner().invoke(app, ["status"]).output
+
+
+def test_segments_run_says_when_a_challenger_is_kept_back(prefect_harness, demo_home):
+    """The command line, as a user types it: a run on another feature set with no backtest
+    to compare on keeps the champion, and the run's output says which challenger and why."""
+    runner = CliRunner()
+    first = runner.invoke(app, ["run", "--as-of", str(AS_OF)])
+    assert first.exit_code == 0, first.output
+    assert "kept back" not in first.output  # the first model is promoted
+    before = _published(demo_home)
+    args = ["run", "--as-of", str(AS_OF), "--retrain", "always", "--feature-set", "demographic"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (champion, *_), (challenger, status, feature_set, _) = _registry(demo_home)
+    assert (status, feature_set) == ("challenger", "demographic")
+    line = (
+        f"challenger {challenger} (as of {AS_OF}) kept back: the challenger uses feature set "
+        f"demographic, the champion retail, and there is no backtest to compare them on"
+    )
+    assert line in result.output
+    assert {row[3] for row in _published(demo_home)} == {champion} == {row[3] for row in before}
