@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SEGMENTS_HOME ?= $(CURDIR)/.segments
+DEMO_END_DATE ?= 2025-12-31
 DEMO_AS_OF ?= 2026-01-01
 DEMO_CUSTOMERS ?= 2000
 LINES ?= 1000000
@@ -30,7 +31,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## Create .venv and install the package with dev tools
 
 run: $(STAMP) ## Write demo data and run the nightly flow once (embedded DuckDB, no server)
-	$(BIN)/segments demo --customers $(DEMO_CUSTOMERS)
+	$(BIN)/segments demo --customers $(DEMO_CUSTOMERS) --end-date $(DEMO_END_DATE)
 	$(BIN)/segments run --as-of $(DEMO_AS_OF)
 	$(BIN)/segments status
 

@@ -47,7 +47,9 @@ class BenchContext:
 
     @property
     def transactions_csv(self) -> Path:
-        return Path(self.home) / "landing" / "demo_transactions" / "transactions.csv.gz"
+        landed = Path(self.home) / "landing" / "demo_transactions" / "transactions.csv.gz"
+        loaded = landed.parent / "_processed" / landed.name  # where the ingest moves it
+        return landed if landed.exists() or not loaded.exists() else loaded
 
     @property
     def warehouse(self) -> Path:

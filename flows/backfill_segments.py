@@ -10,6 +10,7 @@ from flows.context import flow_run_context
 from flows.hooks import record_failure
 from flows.nightly_segmentation import nightly_segmentation
 from flows.params import BackfillParams, NightlyParams, param
+from tasks.publish import check_publishable_task
 
 
 @flow(
@@ -24,7 +25,8 @@ from flows.params import BackfillParams, NightlyParams, param
 def backfill_segments(params: BackfillParams) -> list[dict[str, Any]]:
     """Each date is a nightly subflow (its own run in ops.runs) inside this run's lock."""
     results = []
-    with flow_run_context(params=params.model_dump(mode="json")) as (_ctx, summary):
+    with flow_run_context(params=params.model_dump(mode="json")) as (ctx, summary):
+        check_publishable_task(ctx, params.start)  # refused before the first date runs
         for as_of in params.dates():
             nightly = NightlyParams(
                 as_of=as_of, retrain=params.retrain, feature_set=params.feature_set

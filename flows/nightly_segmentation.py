@@ -8,13 +8,14 @@ from typing import Any
 from prefect import flow, runtime
 
 from flows.context import flow_run_context
+from flows.facts import announce
 from flows.hooks import record_failure
 from flows.params import NightlyParams, param
 from tasks.cluster import fit_candidates, score_customers_task
 from tasks.features import build_features_task
 from tasks.ingest import ingest_landing_task
 from tasks.monitor import build_monitor_page_task, monitor_models_task
-from tasks.publish import build_candidate_task, publish_segments_task
+from tasks.publish import build_candidate_task, check_publishable_task, publish_segments_task
 from tasks.report import build_report_task, summarise_run
 from tasks.validate import validate
 
@@ -38,27 +39,31 @@ def nightly_segmentation(params: NightlyParams | None = None) -> dict[str, Any]:
     as_of = params.resolved_as_of()
     with flow_run_context(as_of=as_of, params=params.model_dump(mode="json")) as (ctx, summary):
         summary.update(run_id=ctx.run_id, as_of=as_of.isoformat())
-        summary["ingest"] = ingest_landing_task(ctx)
+        check_publishable_task(ctx)  # a refusal known now is said now, not after every stage
+        summary["ingest"] = announce("ingest", ingest_landing_task(ctx))
         validate(ctx, "validate_staging", params.feature_set)
         summary["features"] = build_features_task(ctx)
         validate(ctx, "validate_features", params.feature_set)
         summary["monitor"] = monitor_models_task(ctx)
-        summary["train"] = fit_candidates(
-            ctx,
-            params.feature_set,
-            params.retrain,
-            params.train_config(ctx.settings.seed),
-            monitor_reason=summary["monitor"]["retrain_reason"],
-            promote=params.promote,
+        summary["train"] = announce(
+            "train",
+            fit_candidates(
+                ctx,
+                params.feature_set,
+                params.retrain,
+                params.train_config(ctx.settings.seed),
+                monitor_reason=summary["monitor"]["retrain_reason"],
+                promote=params.promote,
+            ),
         )
-        summary["score"] = score_customers_task(ctx, params.feature_set)
+        summary["score"] = announce("score", score_customers_task(ctx, params.feature_set))
         build_candidate_task(ctx)
         # the customers scored are the champion's: its feature set, not the run's, when a
         # challenger on another feature set was kept back
         validate(ctx, "validate_segments", summary["score"]["feature_set"])
-        summary["publish"] = publish_segments_task(ctx)
+        summary["publish"] = announce("publish", publish_segments_task(ctx))
         summary["monitor_page"] = build_monitor_page_task(ctx)
-        summary["report"] = build_report_task(ctx)
+        summary["report"] = announce("report", build_report_task(ctx))
         summarise_run(ctx)
     return summary
 

@@ -5,11 +5,27 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from segments.features import DEFAULT_FEATURE_SET, FeatureSetName
 from segments.lifecycle import RetrainMode
 from segments.models import Algorithm, TrainConfig
+
+EARLIEST_AS_OF = date(1900, 1, 1)
+
+
+def plausible_as_of(day: date | None, name: str = "as_of") -> date | None:
+    """A run date from 1900 to tomorrow (UTC): features use data strictly before it, so a later
+    date has no data yet and would only trip the freshness gate after every stage ran."""
+    if day is None:
+        return None
+    latest = datetime.now(UTC).date() + timedelta(days=1)
+    if not EARLIEST_AS_OF <= day <= latest:
+        raise ValueError(
+            f"{name} {day} is not a plausible run date: use a date from {EARLIEST_AS_OF} to "
+            f"{latest} (tomorrow, UTC)"
+        )
+    return day
 
 
 class _ModelParams(BaseModel):
@@ -35,6 +51,11 @@ class _ModelParams(BaseModel):
         description="Make the new model champion even when the promotion rule would keep "
         "the current one (the registry records what the rule said).",
     )
+
+    @field_validator("as_of")
+    @classmethod
+    def _as_of(cls, value: date | None) -> date | None:
+        return plausible_as_of(value)
 
     @model_validator(mode="after")
     def _k_range(self) -> _ModelParams:
@@ -82,11 +103,16 @@ class BackfillParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    start: date
-    end: date
+    start: date = Field(description="First as_of (YYYY-MM-DD); not before the latest publish.")
+    end: date = Field(description="Last as_of (YYYY-MM-DD), at most tomorrow (UTC).")
     step_days: int = Field(default=7, ge=1, le=366)
     retrain: RetrainMode = "auto"
     feature_set: FeatureSetName = DEFAULT_FEATURE_SET
+
+    @field_validator("start", "end")
+    @classmethod
+    def _dates(cls, value: date, info: Any) -> date:
+        return plausible_as_of(value, info.field_name)
 
     @model_validator(mode="after")
     def _range(self) -> BackfillParams:

@@ -62,7 +62,7 @@ def validate(
                 link=index.as_uri(),
                 link_text=f"Data Docs of run {ctx.run_id}",
                 key=artifact_key("docs", stage),
-                description="Great Expectations Data Docs (offline they render unstyled).",
+                description="Great Expectations Data Docs of the run (work offline: no CDN).",
             )
         raise_on_critical(outcomes)
     return outcomes

@@ -1,53 +1,96 @@
 """The `segments` commands: demo data, ingest, the nightly run, status, export, rollback,
 backfill, forget, serve, watch and the lookup api. Every command that writes under
-SEGMENTS_HOME opens a run (the lock and an ops.runs row), like the flows do; every command
-first checks the PII key and sets the file mode (segments/core/startup.py)."""
+SEGMENTS_HOME takes the warehouse lock, and every one that writes the warehouse opens a run
+(the lock and an ops.runs row), like the flows do; every command first checks the settings and
+the PII key and sets the file mode (segments/core/startup.py). A known failure is one message
+and a documented exit code (segments.core.errors); `--debug` shows tracebacks and library logs."""
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
 from segments.api import DEFAULT_HOST, DEFAULT_PORT
 from segments.features import DEFAULT_FEATURE_SET, FEATURE_SETS
 from segments.lifecycle import RETRAIN_MODES
 
 app = typer.Typer(
-    help="Customer segmentation pipeline (Prefect + DuckDB + scikit-learn).",
+    help="Customer segmentation pipeline (Prefect + DuckDB + scikit-learn). Exit codes: "
+    "0 done, 2 bad arguments/settings/mapping, 3 quality gate, 4 load failed, 5 nothing to "
+    "publish, 6 refused, 75 busy (see README).",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
 
 
 FEATURE_SET_NAMES = tuple(FEATURE_SETS)  # help lists every feature set, from its definition
 
 
-@contextmanager
-def _command_run(command: str, **params: Any) -> Iterator[tuple[Any, dict[str, Any]]]:
-    """A command that writes: the warehouse lock and an ops.runs row, as a flow run has."""
-    from segments.core.runs import open_run
-    from segments.settings import Settings
-
-    run_id = f"cli-{datetime.now():%Y%m%d%H%M%S}-{os.getpid()}"
-    with open_run(Settings(), run_id, command, params=params) as opened:
-        yield opened
-
-
 @app.callback()
-def _start() -> None:
+def _options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks and library logs.")
+    ] = False,
+) -> None:
     """Before any command: bad settings or a weak production key stop here (exit 2)."""
     from segments.core.startup import start_process
     from segments.settings import Settings
 
     start_process(Settings())
+
+
+def _params(model: type, **values: Any) -> Any:
+    """Flow parameters checked like the Prefect UI checks them; a refusal is exit 2."""
+    from pydantic import ValidationError
+
+    try:
+        return model(**values)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'parameters'}: {e['msg']}"
+            for e in error.errors()
+        )
+        typer.echo(f"error: invalid parameters: {problems}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _date(value: str | None, option: str) -> date | None:
+    """A YYYY-MM-DD argument, refused as a usage error (exit 2) when it is no real date."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a date; use YYYY-MM-DD (e.g. 2026-01-31)", param_hint=option
+        ) from None
+
+
+@contextmanager
+def _command_run(command: str, **params: Any) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """A command that writes: the warehouse lock and an ops.runs row, as a flow run has."""
+    from segments.core.runs import open_run
+    from segments.report import write_status_snapshot
+    from segments.settings import Settings
+    from tasks.warehouse import prepare_and_recover
+
+    run_id = f"cli-{datetime.now():%Y%m%d%H%M%S}-{os.getpid()}"
+    with open_run(
+        Settings(),
+        run_id,
+        command,
+        params=params,
+        prepare=prepare_and_recover,
+        finish=write_status_snapshot,
+    ) as opened:
+        yield opened
 
 
 def _quiet_prefect() -> None:
@@ -58,30 +101,44 @@ def _quiet_prefect() -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 
+def _yesterday() -> date:
+    return datetime.now(UTC).date() - timedelta(days=1)
+
+
 @app.command()
 def demo(
-    customers: Annotated[int | None, typer.Option(help="Number of customers.")] = None,
-    lines: Annotated[int | None, typer.Option(help="Target transaction lines.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed (default SEGMENTS_SEED).")] = None,
-    end_date: Annotated[str, typer.Option(help="Last day of demo history.")] = "2025-12-31",
+    customers: Annotated[int | None, typer.Option(help="Number of customers.", min=10)] = None,
+    lines: Annotated[int | None, typer.Option(help="Target transaction lines.", min=1)] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed (default SEGMENTS_SEED).", min=0, max=2**32 - 1)
+    ] = None,
+    end_date: Annotated[
+        str | None,
+        typer.Option(help="Last day of demo history, YYYY-MM-DD (default yesterday, UTC)."),
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Landing folder (default SEGMENTS_HOME/landing).")
     ] = None,
 ) -> None:
-    """Write deterministic demo source files into the landing folder."""
+    """Write deterministic demo source files into the landing folder (same options, same bytes)."""
+    from segments.core.locks import warehouse_lock
     from segments.demo import generate_demo
     from segments.settings import Settings
 
     settings = Settings()
+    last_day = _date(end_date, "--end-date") or _yesterday()
     target = out or settings.landing_dir
-    counts = generate_demo(
-        target,
-        customers=customers,
-        lines=lines,
-        seed=settings.seed if seed is None else seed,
-        end_date=date.fromisoformat(end_date),
-    )
-    typer.echo(f"demo data written to {target}")
+    with warehouse_lock(  # landing files of a home are written by one writer at a time too
+        settings.home, "segments demo", timeout_s=settings.lock_timeout_seconds
+    ):
+        counts = generate_demo(
+            target,
+            customers=customers,
+            lines=lines,
+            seed=settings.seed if seed is None else seed,
+            end_date=last_day,
+        )
+    typer.echo(f"demo data written to {target} (history ends {last_day})")
     for key, value in counts.items():
         typer.echo(f"  {key}: {value:,}")
 
@@ -91,8 +148,9 @@ def ingest(
     source: Annotated[str, typer.Argument(help="Built-in source name or a mapping .yaml file.")],
     path: Annotated[Path, typer.Argument(help="A file or a folder of files.", exists=True)],
 ) -> None:
-    """Load one file or folder through a named source mapping."""
+    """Load one file or folder through a named source mapping (exit 4 if a file failed)."""
     from segments.core.db import connect
+    from segments.core.errors import SegmentsError
     from segments.ingest import ingest_one
 
     try:
@@ -101,9 +159,11 @@ def ingest(
             ctx.stage("ingest") as details,
             connect(ctx.settings) as con,
         ):
-            results = ingest_one(con, ctx.settings, source, path, ctx.run_id)
+            results = ingest_one(con, ctx.settings, source, path, ctx.run_id, _progress())
             details["loads"] = [r.as_dict() for r in results]
-    except (ValueError, FileNotFoundError) as exc:
+    except SegmentsError:
+        raise
+    except (ValueError, FileNotFoundError) as exc:  # a mapping or path the user named
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     failed = False
@@ -114,13 +174,52 @@ def ingest(
             + (f"\n         {r.message}" if r.message else "")
         )
         failed |= r.status == "failed"
-    raise typer.Exit(1 if failed else 0)
+    raise typer.Exit(4 if failed else 0)
+
+
+def _progress(after_seconds: float = 2.0) -> Any:
+    """Progress lines on stderr for a load that takes more than a moment."""
+    import time
+
+    started = time.monotonic()
+    last = [""]
+
+    def show(what: str, fraction: float) -> None:
+        if time.monotonic() - started >= after_seconds and what != last[0]:
+            typer.echo(f"  [{fraction:4.0%}] {what}", err=True)
+            last[0] = what
+
+    return show
+
+
+sources_app = typer.Typer(help="Source mappings: check one against a file.", no_args_is_help=True)
+app.add_typer(sources_app, name="sources")
+
+
+@sources_app.command("check")
+def sources_check(
+    mapping: Annotated[str, typer.Argument(help="Built-in source name or a mapping .yaml file.")],
+    file: Annotated[Path, typer.Argument(help="The file to try.", exists=True, dir_okay=False)],
+    rows: Annotated[int, typer.Option(help="Typed rows to show.")] = 10,
+) -> None:
+    """Dry run of a load: typed first rows, quarantine reasons with counts; writes nothing."""
+    from segments.ingest import check_source
+    from segments.settings import Settings
+
+    try:
+        report = check_source(Settings(), mapping, file, rows=rows)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for line in report.lines():
+        typer.echo(line)
+    raise typer.Exit(4 if report.result.status == "failed" else 0)  # the load would fail
 
 
 @app.command()
 def run(
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="YYYY-MM-DD (default today).")
+        str | None, typer.Option("--as-of", help="YYYY-MM-DD (default today, UTC).")
     ] = None,
     retrain: Annotated[str, typer.Option(help=" | ".join(RETRAIN_MODES))] = "auto",
     feature_set: Annotated[
@@ -135,23 +234,27 @@ def run(
 ) -> None:
     """Run the nightly flow once, now, on this machine."""
     _quiet_prefect()
-    from flows.nightly_segmentation import nightly_segmentation
     from flows.params import NightlyParams
     from segments.settings import Settings
 
-    try:
-        params = NightlyParams(
-            as_of=as_of, retrain=retrain, feature_set=feature_set, promote=promote
-        )
-    except ValidationError as exc:
-        typer.echo(f"invalid parameters: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    params = _params(
+        NightlyParams,
+        as_of=_date(as_of, "--as-of"),
+        retrain=retrain,
+        feature_set=feature_set,
+        promote=promote,
+    )
     Settings()  # bad SEGMENTS_* variables stop here (see main), before any server or file
-    summary = nightly_segmentation(params)
+    from flows.nightly_segmentation import nightly_segmentation
+    from segments.cli.prefect_api import prefect_api
+
+    with prefect_api():
+        summary = nightly_segmentation(params)
     published = summary.get("publish", {})
     typer.echo(
         f"published {published.get('rows', 0):,} customers in "
-        f"{len(published.get('segments', {}))} segments (run {summary['run_id']})"
+        f"{len(published.get('segments', {}))} segments as of {summary['as_of']} "
+        f"(run {summary['run_id']}); report: {summary.get('report')}"
     )
     train = summary.get("train", {})
     if train.get("kept_back"):  # the champion still scores: say so, and why (as status does)
@@ -163,7 +266,8 @@ def run(
 
 @app.command()
 def status() -> None:
-    """Last runs and their stages, the champion model, row counts."""
+    """What is served (as_of, run, model), the report, the champion and its age, the last runs
+    with their full failure reasons, row counts. Safe while a run works."""
     from segments.report import status_report
     from segments.settings import Settings
 
@@ -177,7 +281,7 @@ def export(
     """Full CRM snapshot of a publish (change files are written by every publish)."""
     from segments.publish import export_snapshot
 
-    day = date.fromisoformat(as_of) if as_of else None
+    day = _date(as_of, "--as-of")
     with _command_run("export_segments", as_of=as_of) as (ctx, summary):
         paths = export_snapshot(ctx.settings, day)
         summary["files"] = [str(p) for p in paths.values()]
@@ -210,11 +314,7 @@ def watch(
     from flows.watch_landing import watch_landing
     from segments.settings import Settings
 
-    try:
-        params = WatchParams(interval_seconds=interval)
-    except ValidationError as exc:
-        typer.echo(f"invalid parameters: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    params = _params(WatchParams, interval_seconds=interval)
     settings = Settings()
     typer.echo(
         f"watching {settings.landing_dir} every "
@@ -264,14 +364,20 @@ def rollback(
 def backfill(
     start: Annotated[str, typer.Argument(help="First as_of, YYYY-MM-DD.")],
     end: Annotated[str, typer.Argument(help="Last as_of, YYYY-MM-DD.")],
-    step_days: Annotated[int, typer.Option(help="Days between runs.")] = 7,
+    step_days: Annotated[int, typer.Option(help="Days between runs.", min=1)] = 7,
 ) -> None:
     """Run the nightly pipeline for a range of as_of dates."""
     _quiet_prefect()
-    from flows.backfill_segments import backfill_segments
     from flows.params import BackfillParams
 
-    results = backfill_segments(BackfillParams(start=start, end=end, step_days=step_days))
+    params = _params(
+        BackfillParams, start=_date(start, "START"), end=_date(end, "END"), step_days=step_days
+    )
+    from flows.backfill_segments import backfill_segments
+    from segments.cli.prefect_api import prefect_api
+
+    with prefect_api():
+        results = backfill_segments(params)
     typer.echo(f"{len(results)} runs published")
 
 
@@ -312,32 +418,11 @@ def forget(
         typer.echo(f"  {rows:>8,}  {place}")
 
 
-def settings_error_message(error: ValidationError) -> str:
-    """One line per bad SEGMENTS_* variable, instead of a traceback through pydantic."""
-    lines = [
-        f"  SEGMENTS_{'_'.join(str(part) for part in detail['loc']).upper()}="
-        f"{detail.get('input')!r}: {detail['msg']}"
-        for detail in error.errors()
-    ]
-    return "invalid settings (see the Settings table in README.md):\n" + "\n".join(lines)
-
-
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "httpcore"):  # one line per API call to the local Prefect server
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    from segments.core.pii import MissingPiiKeyError
+    """The console script: settings checked first, then the command; failures as one message."""
+    from segments.cli.errors import run_cli
 
-    try:
-        app()
-    except MissingPiiKeyError as error:  # a weak key: one line, before any work
-        typer.echo(f"error: {error}", err=True)
-        raise SystemExit(2) from None
-    except ValidationError as error:
-        if error.title != "Settings":  # a bug elsewhere: keep the full traceback
-            raise
-        typer.echo(settings_error_message(error), err=True)
-        raise SystemExit(2) from None
+    run_cli(app)
 
 
 if __name__ == "__main__":

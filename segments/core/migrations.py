@@ -19,6 +19,12 @@ RENAMED_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     ("ops", "backtests", "revenue_per_customer_gbp", "revenue_per_customer"),
     ("ops", "backtests", "avg_order_value_gbp", "avg_order_value"),
 )
+# 0.3.0: ops.runs says which process ran a run, so the next run can tell it crashed.
+ADDED_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
+    ("ops", "runs", "pid", "integer"),
+    ("ops", "runs", "host", "varchar"),
+    ("ops", "runs", "flow_run_id", "varchar"),
+)
 # Tables rebuilt from the renamed ones at the next run; dropped so no reader sees old names.
 REBUILT_TABLES: tuple[tuple[str, str], ...] = (
     ("staging", "stg_customers"),
@@ -41,6 +47,11 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
             con.execute(f'alter table {schema}.{table} rename column "{old}" to "{new}"')
             done.append(f"{schema}.{table}.{old} -> {new}")
             renamed = True
+    tables = {(s, t) for s, t, _ in columns}
+    for schema, table, column, kind in ADDED_COLUMNS:
+        if (schema, table) in tables and (schema, table, column) not in columns:
+            con.execute(f'alter table {schema}.{table} add column "{column}" {kind}')
+            done.append(f"{schema}.{table}.{column} added")
     if renamed:
         for schema, table in REBUILT_TABLES:
             con.execute(f"drop table if exists {schema}.{table}")

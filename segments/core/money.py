@@ -30,6 +30,12 @@ MONEY_COLUMNS = frozenset(
         "mean_monetary",
         "mean_clv",
         "total_clv",
+        # campaign results (marts.campaign_results): revenue per recipient and its uplift
+        "treatment_revenue_per_customer",
+        "control_revenue_per_customer",
+        "revenue_uplift",
+        "revenue_uplift_low",
+        "revenue_uplift_high",
     }
 )
 

@@ -9,6 +9,7 @@ import re
 import secrets
 from collections.abc import Iterable
 
+from segments.core.errors import ConfigError
 from segments.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ _MAKE_KEY = "python -c 'import secrets; print(secrets.token_hex(32))'"
 _TRAILING_ZEROS = re.compile(r"\.0+$")
 
 
-class MissingPiiKeyError(ValueError):
+class MissingPiiKeyError(ConfigError):  # exit 2; a ValueError too
     """SEGMENTS_PII_KEY is missing, empty or too short for production."""
 
 

@@ -34,6 +34,10 @@ class TextLayout:
     escape: str = '"'
     encoding: str = "utf-8"
     header: bool = True
+    skip_rows: int = 0  # preamble lines before the header, copied as they are
+
+
+WHITESPACE = "whitespace"  # a mapping's delimiter for runs of spaces and tabs
 
 
 def record_kind(path: Path) -> str | None:
@@ -75,6 +79,8 @@ def _header(path: Path, layout: TextLayout, id_columns: frozenset[str]) -> list[
     """Column names of the file under this layout, if one of them is an id column."""
     try:
         with _open(path, "r", layout.encoding) as handle:
+            for _ in range(layout.skip_rows):
+                next(handle, None)
             first = next(_reader(iter(handle), layout), None)
     except (OSError, UnicodeError, LookupError, csv.Error, EOFError):
         return None
@@ -90,7 +96,29 @@ def _header(path: Path, layout: TextLayout, id_columns: frozenset[str]) -> list[
     return names if id_columns.intersection(names) else None
 
 
+def _split(line: str, delimiter: str, quote: str) -> list[str]:
+    """One line split on a multi-character delimiter outside quotes (csv takes one char)."""
+    fields, current, quoted, i = [], [], False, 0
+    text = line.rstrip("\r\n")
+    while i < len(text):
+        if text[i] == quote:
+            quoted = not quoted
+        elif not quoted and text.startswith(delimiter, i):
+            fields.append("".join(current).strip(quote))
+            current, i = [], i + len(delimiter)
+            continue
+        current.append(text[i])
+        i += 1
+    fields.append("".join(current).strip(quote))
+    return fields
+
+
 def _reader(lines: Iterator[str], layout: TextLayout) -> Iterator[list[str]]:
+    """Fields of each record, split the way the mapping tells DuckDB to split them."""
+    if layout.delimiter == WHITESPACE:
+        return (line.split() for line in lines)
+    if len(layout.delimiter) > 1:
+        return (_split(line, layout.delimiter, layout.quote) for line in lines)
     same = layout.escape == layout.quote
     return csv.reader(
         lines,
@@ -116,6 +144,8 @@ def _rewrite_delimited(
         _open(path, "r", layout.encoding) as src,
         _open(tmp, "w", layout.encoding, like=path) as dst,
     ):
+        for _ in range(layout.skip_rows):  # a preamble holds no records: kept as it is
+            dst.write(next(src, ""))
 
         def lines() -> Iterator[str]:
             for line in src:

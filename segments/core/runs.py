@@ -1,33 +1,52 @@
 """Runs and their stages in ops.runs, and the one way a run starts: lock, prepare, record.
 
 Every flow and every command that writes the warehouse opens a run with `open_run`: it takes
-the warehouse lock, prepares the schema, and records the run row and each stage's row under
-the real flow name, so ops.runs always says which flow did what.
+the warehouse lock, prepares the schema, replays the journal, marks runs that died `crashed`,
+and records the run row and each stage's row under the real flow name (with the pid and host
+that ran it), so ops.runs always says which flow did what.
+
+Every failure is recorded, even when the warehouse cannot be opened (another run holds the
+lock, another process holds warehouse.duckdb open): the row then goes to a journal,
+SEGMENTS_HOME/.journal/, one small JSON file per row, which the next run that opens the
+warehouse replays into ops.runs (`segments status` shows journal rows meanwhile).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from segments.core import journal
 from segments.core.db import connect
-from segments.core.locks import warehouse_lock
+from segments.core.errors import BusyError
+from segments.core.locks import set_stage, warehouse_lock
+from segments.core.recovery import (
+    ACTIVE_RUNS,
+    CrashedRun,
+    mark_crashed,
+    replay_journal,
+    write_row,
+)
 from segments.core.warehouse import prepare_warehouse
 from segments.settings import Settings
 
+log = logging.getLogger(__name__)
 RUN = "run"  # the stage name of the row that stands for the whole run
+_ACTIVE = ACTIVE_RUNS  # runs open in this process (a backfill's run holds its subflows')
 
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def record_stage(
-    settings: Settings,
+def stage_row(
     run_id: str,
     stage: str,
     status: str,
@@ -37,32 +56,43 @@ def record_stage(
     started_at: datetime | None = None,
     message: str | None = None,
     details: dict[str, Any] | None = None,
-) -> None:
-    """Insert or update one (run, stage) row; a short write of its own, never held open."""
-    ended = None if status == "running" else _now()
-    with connect(settings) as con:
-        con.execute(
-            "insert or replace into ops.runs values ($run_id, $flow, $stage, $status, $as_of, "
-            "coalesce($started, (select started_at from ops.runs where run_id = $run_id "
-            "and stage = $stage), $now), $ended, $message, $details)",
-            {
-                "run_id": run_id,
-                "flow": flow_name,
-                "stage": stage,
-                "status": status,
-                "as_of": as_of,
-                "started": started_at,
-                "now": _now(),
-                "ended": ended,
-                "message": message,
-                "details": json.dumps(details, default=str) if details else None,
-            },
-        )
+    flow_run_id: str | None = None,
+) -> dict[str, Any]:
+    """One ops.runs row as parameters (also the journal's format)."""
+    return {
+        "run_id": run_id,
+        "flow_name": flow_name,
+        "stage": stage,
+        "status": status,
+        "as_of": as_of,
+        "started_at": started_at,
+        "now": _now(),
+        "ended_at": None if status == "running" else _now(),
+        "message": message,
+        "details": json.dumps(details, default=str) if details else None,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "flow_run_id": flow_run_id,
+    }
+
+
+def record_stage(settings: Settings, run_id: str, stage: str, status: str, **kwargs: Any) -> None:
+    """Insert or update one (run, stage) row; a short write of its own, never held open.
+
+    When the warehouse cannot be opened (busy), the row goes to the journal instead.
+    """
+    row = stage_row(run_id, stage, status, **kwargs)
+    try:
+        with connect(settings) as con:
+            write_row(con, row)
+    except BusyError as error:
+        journal.append(settings.home, row)
+        log.warning("recorded %s/%s in the journal (%s)", run_id, stage, error)
 
 
 def error_text(exc: BaseException) -> str:
     """How a failure is stored: the exception type and its message, bounded."""
-    return f"{type(exc).__name__}: {exc}"[:2000]
+    return f"{type(exc).__name__}: {exc}"[:4000]
 
 
 @dataclass(frozen=True)
@@ -73,6 +103,7 @@ class RunContext:
     run_id: str
     flow_name: str
     as_of: date | None = None
+    flow_run_id: str | None = None
 
     def record(self, stage: str, status: str, **kwargs: Any) -> None:
         """One ops.runs row of this run, under this run's flow name."""
@@ -83,6 +114,7 @@ class RunContext:
             status,
             flow_name=self.flow_name,
             as_of=kwargs.pop("as_of", self.as_of),
+            flow_run_id=self.flow_run_id,
             **kwargs,
         )
 
@@ -92,6 +124,7 @@ class RunContext:
         details: dict[str, Any] = {}
         started = _now()
         self.record(name, "running", started_at=started)
+        set_stage(self.settings.home, name)
         try:
             yield details
         except BaseException as exc:
@@ -99,6 +132,8 @@ class RunContext:
                 name, "failed", started_at=started, message=error_text(exc), details=details
             )
             raise
+        finally:
+            set_stage(self.settings.home, None)
         self.record(name, "completed", started_at=started, details=details)
 
 
@@ -111,18 +146,61 @@ def open_run(
     as_of: date | None = None,
     params: dict[str, Any] | None = None,
     prepare: Callable[[Settings], None] = prepare_warehouse,
+    flow_run_id: str | None = None,
+    on_recovered: Callable[[list[CrashedRun]], None] | None = None,
+    finish: Callable[[Settings], None] | None = None,
 ) -> Iterator[tuple[RunContext, dict[str, Any]]]:
-    """Hold the warehouse for one run: lock, prepare, then the run row from start to end.
+    """Hold the warehouse for one run: lock, prepare, recover, then the run row start to end.
 
     Yields the context tasks take and a dict the caller fills with the run's summary; it is
     stored on the run row when the block ends (completed), or the error is (failed).
+    `on_recovered` gets the runs this one found crashed (e.g. to mark them in Prefect);
+    `finish` runs last, still holding the lock (e.g. a status snapshot for readers).
     """
-    context = RunContext(settings, run_id, flow_name, as_of)
+    context = RunContext(settings, run_id, flow_name, as_of, flow_run_id)
     summary: dict[str, Any] = {}
-    with warehouse_lock(
-        settings.home, f"{flow_name} run {run_id}", timeout_s=settings.lock_timeout_seconds
-    ):
-        prepare(settings)
+
+    def journal_failure(exc: BaseException) -> None:
+        row = stage_row(
+            run_id,
+            RUN,
+            "failed",
+            flow_name=flow_name,
+            as_of=as_of,
+            message=error_text(exc),
+            details=params,
+            flow_run_id=flow_run_id,
+        )
+        journal.append(settings.home, row)
+
+    try:
+        lock = warehouse_lock(
+            settings.home,
+            f"{flow_name} run {run_id}",
+            run_id=run_id,
+            timeout_s=settings.lock_timeout_seconds,
+        )
+        lock.__enter__()
+    except BusyError as exc:
+        journal_failure(exc)  # the holder's next run records it in ops.runs
+        raise
+    prepared = False
+    try:
+        _ACTIVE.add(run_id)
+        try:
+            prepare(settings)
+            with connect(settings) as con:
+                replay_journal(con, settings.home)
+                crashed = mark_crashed(con, run_id)
+        except BusyError as exc:
+            journal_failure(exc)
+            raise
+        prepared = True
+        if crashed and on_recovered is not None:
+            try:
+                on_recovered(crashed)
+            except Exception:  # recovery bookkeeping never stops a run
+                log.warning("could not mark crashed runs elsewhere", exc_info=True)
         context.record(RUN, "running", details=params)
         try:
             yield context, summary
@@ -130,48 +208,12 @@ def open_run(
             context.record(RUN, "failed", message=error_text(exc), details=summary or params)
             raise
         context.record(RUN, "completed", details=summary or params)
-
-
-def failure_report(settings: Settings, run_id: str, error: str) -> str:
-    """Mark the run failed (if not yet) and say which stage failed and what is still served."""
-    with connect(settings) as con:
-        stages = con.execute(
-            "select stage, status, coalesce(message, '') from ops.runs where run_id = $r "
-            "and stage <> $run order by started_at",
-            {"r": run_id, "run": RUN},
-        ).fetchall()
-        con.execute(
-            "update ops.runs set status = 'failed', ended_at = coalesce(ended_at, $now), "
-            "message = coalesce(message, $m) where run_id = $r and stage = $run "
-            "and status <> 'failed'",
-            {"r": run_id, "now": _now(), "m": error[:2000], "run": RUN},
-        )
-        served = (
-            con.execute(
-                "select any_value(run_id), any_value(as_of), count(*) from marts.customer_segments"
-            ).fetchone()
-            if con.execute(
-                "select count(*) from duckdb_tables() where schema_name = 'marts' "
-                "and table_name = 'customer_segments'"
-            ).fetchone()[0]
-            else None
-        )
-    failed = [s for s in stages if s[1] == "failed"]
-    lines = [
-        f"# Run `{run_id}` failed",
-        "",
-        f"**Failed stage:** {failed[0][0] if failed else 'before any stage'}",
-        f"**Error:** {failed[0][2] if failed else error}",
-        "",
-    ]
-    if served and served[2]:
-        lines.append(
-            f"**Still served:** the segments of run `{served[0]}` (as of {served[1]}, "
-            f"{served[2]:,} customers) in marts.customer_segments and serving.duckdb; "
-            "nothing from this run was published."
-        )
-    else:
-        lines.append("**Still served:** nothing has been published yet.")
-    lines += ["", "| stage | status | message |", "|---|---|---|"]
-    lines += [f"| {s} | {st} | {m[:200]} |" for s, st, m in stages]
-    return "\n".join(lines)
+    finally:
+        _ACTIVE.discard(run_id)
+        try:
+            if finish is not None and prepared:
+                finish(settings)
+        except Exception:
+            log.warning("could not write the status snapshot", exc_info=True)
+        finally:
+            lock.__exit__(None, None, None)

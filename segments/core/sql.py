@@ -18,18 +18,26 @@ from typing import Any
 import duckdb
 
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
-_LINE_COMMENT = re.compile(r"--[^\n]*")
+# A string literal, a quoted identifier, or a `--` comment, leftmost first: a `--` or `$x`
+# inside quotes is text (a mapped column "a--b", a pattern 'x$y'), not a comment or parameter.
+_QUOTED_OR_COMMENT = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*")
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
 _MATERIALIZED = re.compile(r"^--\s*materialized:\s*(table|append)\s*$")
 
 
 def _strip_comments(sql: str) -> str:
-    return _LINE_COMMENT.sub("", sql)
+    """The SQL without `--` comments; quoted text is kept as it is."""
+    return _QUOTED_OR_COMMENT.sub(lambda m: "" if m.group().startswith("--") else m.group(), sql)
+
+
+def _code_only(sql: str) -> str:
+    """The SQL without comments, string literals or quoted identifiers."""
+    return _QUOTED_OR_COMMENT.sub(" ", sql)
 
 
 def used_params(sql: str) -> set[str]:
-    """Named parameters a statement uses (comments ignored, so a note may mention $as_of)."""
-    return set(_PARAM.findall(_strip_comments(sql)))
+    """Named parameters a statement uses (not in comments or quotes: a note may say $as_of)."""
+    return set(_PARAM.findall(_code_only(sql)))
 
 
 def bind(sql: str, params: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -19,7 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 import duckdb
 import pandas as pd
 
-from segments.ingest.files import LoadResult, claim_load, load_scratch, now, record
+from segments.ingest.loading import load_scratch
+from segments.ingest.loads import LoadOptions, LoadResult, claim_load, now, record
 from segments.ingest.readers import finish_scratch
 from segments.ingest.sources import DatabaseOptions, SourceMapping
 
@@ -142,10 +143,11 @@ def ingest_database(
     *,
     run_id: str,
     pii_key: bytes,
-    lake_dir: Path | None = None,
-    date_floor: date = date(2000, 1, 1),
+    options: LoadOptions | None = None,
+    **option_values: object,
 ) -> list[LoadResult]:
     """Read new rows of a database source batch by batch; one ops.loads row per batch."""
+    load_options = options or LoadOptions(**option_values)  # type: ignore[arg-type]
     opts = mapping.database
     if opts is None:
         raise ValueError(f"source {mapping.name} has no `database:` section")
@@ -176,8 +178,7 @@ def ingest_database(
                     mark,
                     run_id,
                     pii_key,
-                    lake_dir,
-                    date_floor,
+                    load_options,
                 )
             )
             started = now()
@@ -208,8 +209,7 @@ def _load_batch(
     mark: str | None,
     run_id: str,
     pii_key: bytes,
-    lake_dir: Path | None,
-    date_floor: date,
+    options: LoadOptions,
 ) -> LoadResult:
     """One batch through the file path: scratch table, then load_scratch in one transaction."""
     started = now()
@@ -218,6 +218,7 @@ def _load_batch(
         return skipped
     frame = pd.DataFrame(texts, columns=columns, dtype="string")
     frame["_line_number"] = range(1, len(frame) + 1)
+    frame = frame[[c for c in columns if c in mapping.declared_sources] + ["_line_number"]]
     con.register("_db_batch", frame)
     con.execute(f"create or replace temp table {SCRATCH}_data as select * from _db_batch")
     con.unregister("_db_batch")
@@ -241,7 +242,6 @@ def _load_batch(
         run_id=run_id,
         started=started,
         pii_key=pii_key,
-        lake_dir=lake_dir,
-        date_floor=date_floor,
+        options=options,
         in_transaction=move_mark,
     )

@@ -1,4 +1,4 @@
-"""PII columns of a load replaced by their pseudonyms before anything is stored."""
+"""PII columns of a load replaced by their pseudonyms before anything is stored or derived."""
 
 from __future__ import annotations
 
@@ -10,20 +10,30 @@ from segments.ingest.sources import SourceMapping
 
 
 def create_hashed_view(
-    con: duckdb.DuckDBPyConnection, mapping: SourceMapping, source: str, view: str, key: bytes
+    con: duckdb.DuckDBPyConnection,
+    mapping: SourceMapping,
+    source: str,
+    view: str,
+    key: bytes,
+    *,
+    materialize: bool = True,
 ) -> None:
-    """View over `source` with every PII column replaced by its pseudonym (a join, no UPDATE).
+    """View over `source` with every PII column replaced by its pseudonym (a join, no UPDATE),
+    and each derived column's expression as `_x_<target>` (over the pseudonyms, so a derived
+    value never carries a raw id).
 
-    Distinct values are hashed once in Python; empty values stay empty. An `id` column is
-    normalised first, so "17850.0" and "17850" get the same pseudonym.
+    Distinct values are hashed once in Python; empty values stay empty. A column typed `id`
+    anywhere in the mapping is normalised first, so "17850.0" and "17850" get one pseudonym.
     """
+    id_sources = {c.source for c in mapping.columns.values() if c.type == "id"}
     replaced, joins = [], []
-    for i, column in enumerate(c for c in mapping.columns.values() if c.pii):
-        quoted = '"' + column.source.replace('"', '""') + '"'
+    for i, src in enumerate(sorted(mapping.pii_sources())):
+        quoted = '"' + src.replace('"', '""') + '"'
+        text = f"trim(s.{quoted}::varchar)"
         norm = (
-            rf"nullif(regexp_replace(trim(s.{quoted}), '\.0+$', ''), '')"
-            if column.type == "id"
-            else f"nullif(trim(s.{quoted}), '')"
+            rf"nullif(regexp_replace({text}, '\.0+$', ''), '')"
+            if src in id_sources
+            else f"nullif({text}, '')"
         )
         values = [
             r[0]
@@ -38,10 +48,13 @@ def create_hashed_view(
         )
         con.execute(f"create or replace temp table {lookup} as select * from {lookup}_frame")
         con.unregister(f"{lookup}_frame")
-        if column.source not in {r for r, _ in replaced}:
-            replaced.append((column.source, f"coalesce(p{i}.h, s.{quoted}) as {quoted}"))
-            joins.append(f"left join {lookup} p{i} on {norm} = p{i}.v")
-    star = f"s.* replace ({', '.join(e for _, e in replaced)})" if replaced else "s.*"
-    con.execute(
-        f"create or replace temp view {view} as select {star} from {source} s " + " ".join(joins)
-    )
+        replaced.append(f"coalesce(p{i}.h, s.{quoted}::varchar) as {quoted}")
+        joins.append(f"left join {lookup} p{i} on {norm} = p{i}.v")
+    star = f"s.* replace ({', '.join(replaced)})" if replaced else "s.*"
+    hashed = f"select {star} from {source} s " + " ".join(joins)
+    derived = "".join(f', {sql} as "_x_{t}"' for t, (sql, _) in mapping.expressions.items())
+    # a table when the rows read are in memory anyway (text formats): raw, typing and the
+    # lake copy all read it and the join runs once; a view over a Parquet file instead, so
+    # 10M lines are not held in memory twice (each step reads only the columns it needs)
+    kind = "table" if materialize else "view"
+    con.execute(f"create or replace temp {kind} {view} as select *{derived} from ({hashed})")

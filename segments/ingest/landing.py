@@ -1,36 +1,87 @@
 """What a run or a command loads: landing folders, one path, database sources; then staging.
 
-Every new landing file of every built-in source goes through its mapping; one bad file or
-unreachable database fails its own load (an ops.loads row), never the rest.
+Every new landing file of every built-in source goes through its mapping. Nothing one file
+or one mapping does can stop the others: each failure is an ops.loads row with the reason.
+A landing file that loaded moves to `landing/<source>/_processed/` (deleted after
+SEGMENTS_PROCESSED_RETENTION_DAYS); one that failed moves to `landing/<source>/_rejected/`.
 """
 
 from __future__ import annotations
 
+import os
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
+import yaml
 
 from segments.core.lake import export_table
 from segments.core.pii import load_key
 from segments.core.recordfiles import TextLayout
 from segments.core.sql import run_layer
 from segments.core.suppression import purge_suppressed
-from segments.ingest.files import LoadResult, ingest_file
-from segments.ingest.sources import SourceMapping, builtin_mappings, resolve_mapping
+from segments.ingest.files import ingest_file
+from segments.ingest.loads import LoadOptions, LoadResult, Progress, record_failure
+from segments.ingest.mapping_schema import MappingError
+from segments.ingest.readers import first_line_of
+from segments.ingest.sources import (
+    SourceMapping,
+    builtin_mappings,
+    load_mapping,
+    mapping_files,
+    resolve_mapping,
+)
 from segments.settings import Settings
 
 # Staging tables that loads append to (the rest of staging is rebuilt from them by SQL).
 STAGING_TABLES = ("stg_transactions", "customer_versions", "stg_events", "stg_campaigns")
+REJECTED = "_rejected"  # landing/<source>/_rejected/: files that could not be loaded
+PROCESSED = "_processed"  # landing/<source>/_processed/: loaded files, kept for a while
+
+
+def load_options(settings: Settings, progress: Progress | None = None) -> LoadOptions:
+    """How the pipeline loads: its SQL, lake, date floor and quarantine limit from settings."""
+    return LoadOptions(
+        sql_dir=settings.sql_dir,
+        lake_dir=settings.lake_dir,
+        date_floor=settings.date_floor,
+        max_quarantine_share=settings.max_quarantine_share,
+        progress=progress,
+    )
 
 
 def landing_files(landing_dir: Path, mapping: SourceMapping) -> list[Path]:
-    """Files waiting for one source, in name order so loads are reproducible."""
+    """Entries waiting for one source, in name order so loads are reproducible.
+
+    Broken symbolic links are included (they fail with a reason); folders such as
+    `_rejected/` and `_processed/`, and hidden files, are not.
+    """
     folder = landing_dir / mapping.name
     if not folder.is_dir():
         return []
     return sorted(
-        p for p in folder.glob(mapping.file_pattern) if p.is_file() and not p.name.startswith(".")
+        p
+        for p in folder.glob(mapping.file_pattern)
+        if not p.name.startswith((".", "_"))
+        and (p.is_file() or (p.is_symlink() and not p.exists()))
     )
+
+
+def _set_aside(path: Path, folder: str) -> None:
+    """Move a landing file (or a broken link) into a subfolder, stamped with the move time."""
+    target = path.parent / folder / path.name
+    target.parent.mkdir(exist_ok=True)
+    os.replace(path, target)
+    if not target.is_symlink():
+        os.utime(target)  # retention counts from the load, not from the export
+
+
+def _progress_for(progress: Progress | None, index: int, total: int, name: str) -> Progress | None:
+    """A file's progress as a share of all the files of this call."""
+    if progress is None:
+        return None
+    return lambda what, done: progress(f"{name}: {what}", (index + done) / total)
 
 
 def _load_files(
@@ -40,23 +91,43 @@ def _load_files(
     *,
     run_id: str,
     settings: Settings,
+    set_aside: bool = False,
+    progress: Progress | None = None,
 ) -> list[LoadResult]:
     """Each file through one mapping (the key is read once, and only when there is a file)."""
     if not files:
         return []
     key = load_key(settings)
-    return [
-        ingest_file(
-            con,
-            mapping,
-            path,
-            run_id=run_id,
-            pii_key=key,
-            lake_dir=settings.lake_dir,
-            date_floor=settings.date_floor,
-        )
-        for path in files
-    ]
+    options = load_options(settings)
+    results = []
+    for index, path in enumerate(files):
+        opts = replace(options, progress=_progress_for(progress, index, len(files), path.name))
+        if path.is_symlink() and not path.exists():
+            result = record_failure(
+                con,
+                mapping.name,
+                mapping.entity,
+                path.name,
+                f"{path}: a broken symbolic link (its target {os.readlink(path)} is gone); "
+                "replace it with the file",
+                run_id,
+            )
+        else:
+            try:
+                result = ingest_file(con, mapping, path, run_id=run_id, pii_key=key, options=opts)
+            except Exception as exc:  # noqa: BLE001 - whatever one file does, the rest go on
+                result = record_failure(
+                    con,
+                    mapping.name,
+                    mapping.entity,
+                    path.name,
+                    f"{path}: load failed ({first_line_of(exc)}); nothing was staged",
+                    run_id,
+                )
+        results.append(result)
+        if set_aside:
+            _set_aside(path, REJECTED if result.status == "failed" else PROCESSED)
+    return results
 
 
 def ingest_path(
@@ -66,6 +137,7 @@ def ingest_path(
     *,
     run_id: str,
     settings: Settings,
+    progress: Progress | None = None,
 ) -> list[LoadResult]:
     """Load one file, or every matching file of a folder, through one mapping."""
     if mapping.database is not None:  # a database source: PATH is not used
@@ -77,21 +149,84 @@ def ingest_path(
     )
     if not files:
         raise FileNotFoundError(f"{path}: no files matching {mapping.file_pattern!r} to load")
-    return _load_files(con, mapping, files, run_id=run_id, settings=settings)
+    return _load_files(con, mapping, files, run_id=run_id, settings=settings, progress=progress)
+
+
+def _mapping_name(path: Path) -> str:
+    """The source name of a mapping file that does not load: its `name`, else its stem."""
+    try:
+        name = (yaml.safe_load(path.read_text()) or {}).get("name")
+    except Exception:  # noqa: BLE001 - the file is broken; its stem names the folder
+        name = None
+    return name if isinstance(name, str) and name else path.stem
 
 
 def ingest_landing(
-    con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    run_id: str,
+    progress: Progress | None = None,
 ) -> list[LoadResult]:
-    """Load every new landing file of every built-in source; one bad file never stops the rest."""
+    """Load every new landing file of every built-in source; one bad file or mapping never
+    stops the rest. Loaded files move to _processed/, failed ones to _rejected/."""
     results: list[LoadResult] = []
-    for mapping in builtin_mappings(settings.sql_dir).values():
+    for mapping_path in mapping_files(settings.sql_dir):
+        try:
+            mapping = load_mapping(mapping_path)
+        except MappingError as exc:  # its files wait in landing until the mapping is fixed
+            results += _mapping_failed(con, settings, _mapping_name(mapping_path), exc, run_id)
+            continue
         if mapping.database is not None:  # read incrementally from its updated-at mark
             results.extend(_ingest_database_safely(con, mapping, settings, run_id))
             continue
         files = landing_files(settings.landing_dir, mapping)
-        results.extend(_load_files(con, mapping, files, run_id=run_id, settings=settings))
+        results.extend(
+            _load_files(
+                con,
+                mapping,
+                files,
+                run_id=run_id,
+                settings=settings,
+                set_aside=True,
+                progress=progress,
+            )
+        )
+    remove_expired(settings)
     return results
+
+
+def _mapping_failed(
+    con: duckdb.DuckDBPyConnection, settings: Settings, name: str, exc: Exception, run_id: str
+) -> list[LoadResult]:
+    """A mapping that does not load fails each of its landing files, which stay in place."""
+    folder = settings.landing_dir / name
+    files = (
+        sorted(p for p in folder.glob("*") if p.is_file() and not p.name.startswith("."))
+        if folder.is_dir()
+        else []
+    )
+    return [
+        record_failure(
+            con,
+            name,
+            "unknown",
+            p.name,
+            f"{exc} (the file stays in landing/{name}/ until the mapping is fixed)",
+            run_id,
+        )
+        for p in files
+    ]
+
+
+def remove_expired(settings: Settings) -> list[Path]:
+    """Delete processed landing files older than SEGMENTS_PROCESSED_RETENTION_DAYS."""
+    cutoff = time.time() - settings.processed_retention_days * 86_400
+    removed = []
+    for path in settings.landing_dir.glob(f"*/{PROCESSED}/*"):
+        if path.is_symlink() or (path.is_file() and path.stat().st_mtime <= cutoff):
+            path.unlink()
+            removed.append(path)
+    return removed
 
 
 def _ingest_database(
@@ -105,8 +240,7 @@ def _ingest_database(
         mapping,
         run_id=run_id,
         pii_key=load_key(settings),
-        lake_dir=settings.lake_dir,
-        date_floor=settings.date_floor,
+        options=load_options(settings),
     )
 
 
@@ -134,10 +268,19 @@ def erasure_layouts(sql_dir: Path) -> tuple[frozenset[str], list[TextLayout]]:
     """Where the built-in sources keep customer ids, and how their files split (erasure)."""
     mappings = list(builtin_mappings(sql_dir).values())
     ids = frozenset(
-        m.columns["customer_id"].source for m in mappings if "customer_id" in m.columns
+        m.columns["customer_id"].source
+        for m in mappings
+        if "customer_id" in m.columns and m.columns["customer_id"].source
     )
     layouts = [
-        TextLayout(m.csv.delimiter, m.csv.quote, m.csv.escape, m.csv.encoding, m.csv.header)
+        TextLayout(
+            m.csv.delimiter,
+            m.csv.quote,
+            m.csv.escape,
+            m.csv.encoding,
+            m.csv.header,
+            m.csv.skip_rows,
+        )
         for m in mappings
     ]
     return ids, layouts
@@ -175,20 +318,32 @@ def keep_erased_out(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: 
     purge_suppressed(con, settings, run_id, id_columns=id_columns, layouts=layouts)
 
 
-def ingest_landing_stage(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> dict:
+def ingest_landing_stage(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    run_id: str,
+    progress: Progress | None = None,
+) -> dict:
     """The ingest stage of a run: new landing files, then staging rebuilt; its details."""
-    details: dict[str, object] = summarise_loads(ingest_landing(con, settings, run_id))
+    details: dict[str, object] = summarise_loads(ingest_landing(con, settings, run_id, progress))
     keep_erased_out(con, settings, run_id)
     details["staging_rows"] = refresh_staging(con, settings)
     return details
 
 
 def ingest_one(
-    con: duckdb.DuckDBPyConnection, settings: Settings, source: str, path: Path, run_id: str
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    source: str,
+    path: Path,
+    run_id: str,
+    progress: Progress | None = None,
 ) -> list[LoadResult]:
     """`segments ingest SOURCE PATH`: one file or folder through a named mapping, then staging."""
     mapping = resolve_mapping(source, settings.sql_dir)
-    results = ingest_path(con, mapping, Path(path), run_id=run_id, settings=settings)
+    results = ingest_path(
+        con, mapping, Path(path), run_id=run_id, settings=settings, progress=progress
+    )
     keep_erased_out(con, settings, run_id)
     refresh_staging(con, settings)
     return results

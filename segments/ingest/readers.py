@@ -1,25 +1,29 @@
-"""Read a source file into a scratch relation of text columns plus its line number.
+"""Read a source file into a scratch relation: the mapping's declared columns and a line number.
 
-DuckDB does the reading (streaming, no whole-file pandas load). Lines DuckDB cannot split
-into the expected fields come back as rejects with their line number, never dropped.
-Each reader fills the temp table `<table>_data`; `finish_scratch` puts the view `<table>`
-over it with `_line_number` and every mapped column (NULL when an optional one is absent).
+DuckDB does the reading (streaming, no whole-file pandas load). Only the columns the mapping
+declares are read and kept, in the file's own types (Parquet stays typed; text formats are
+text): an undeclared column (an e-mail, a phone) never reaches raw.* or the lake. Lines
+DuckDB cannot split come back as rejects with their line number, never dropped. Each reader
+fills the temp table `<table>_data`; `finish_scratch` puts the view `<table>` over it with
+`_line_number` and every declared column (NULL when an optional one is absent).
 """
 
 from __future__ import annotations
 
-import csv
 import gzip
 import zlib
 from pathlib import Path
 
 import duckdb
 
-from segments.ingest.formats import read_jsonl, read_xlsx, reject_raw
-from segments.ingest.sources import SourceMapping
-
-# DuckDB's CSV error types that mean "these bytes are not text in the declared encoding".
-_ENCODING_ERRORS = {"INVALID UNICODE", "INVALID ENCODING"}
+from segments.ingest.formats import (
+    line_number_sql,
+    read_csv_file,
+    read_jsonl,
+    read_whitespace,
+    read_xlsx,
+)
+from segments.ingest.sources import WHITESPACE, SourceMapping
 
 
 class FileUnreadableError(RuntimeError):
@@ -43,23 +47,30 @@ def detect_format(mapping: SourceMapping, path: Path) -> str:
 def read_into(
     con: duckdb.DuckDBPyConnection, mapping: SourceMapping, path: Path, table: str
 ) -> list[dict]:
-    """Create the scratch view `table` (varchar columns + _line_number); return rejected lines."""
+    """Create the scratch view `table` (declared columns + _line_number); return rejected lines.
+
+    Any failure to read the file (a corrupt zip, a wrong format, an option the file does not
+    fit) is a FileUnreadableError naming the file: the caller records it and goes on.
+    """
     fmt = detect_format(mapping, path)
     if path.stat().st_size == 0:
         raise FileUnreadableError(f"{path}: the file is empty (0 bytes); export it again")
     if path.suffix.lower() == ".gz":
         check_gzip(path)
-    reader = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": read_jsonl, "xlsx": read_xlsx}
+    if fmt == "csv":
+        reader = read_whitespace if mapping.csv.delimiter == WHITESPACE else read_csv_file
+    else:
+        reader = {"parquet": _read_parquet, "jsonl": read_jsonl, "xlsx": read_xlsx}[fmt]
     try:
-        rejects, first_line = reader[fmt](con, mapping, path, f"{table}_data")
+        rejects, first_line = reader(con, mapping, path, f"{table}_data")
     except FileUnreadableError:
         raise
-    except (duckdb.Error, OSError, ValueError, KeyError, EOFError, zlib.error) as exc:
-        encoding = mapping.csv.encoding if fmt == "csv" else "as expected"
+    except Exception as exc:
         raise FileUnreadableError(
             f"{path}: cannot be read as {fmt} ({first_line_of(exc)}). Check that the file is "
-            f"complete (not truncated or corrupt), that its encoding is {encoding}, and that "
-            f"mapping '{mapping.name}' describes its format."
+            f"complete (not truncated or corrupt), that it is {fmt}"
+            + (f" in {mapping.csv.encoding}" if fmt == "csv" else "")
+            + f", and that mapping '{mapping.name}' describes its format."
         ) from exc
     finish_scratch(con, mapping, str(path), table, first_line, rejects)
     return rejects
@@ -78,9 +89,10 @@ def check_gzip(path: Path) -> None:
         ) from exc
 
 
-def first_line_of(exc: Exception) -> str:
+def first_line_of(exc: BaseException) -> str:
     """The first line of an error, short enough for ops.loads.message."""
-    return str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:300]}" if text else type(exc).__name__
 
 
 def finish_scratch(
@@ -94,36 +106,23 @@ def finish_scratch(
     """Check the columns, then number the rows: the k-th row is the k-th line not rejected."""
     data = f"{table}_data"
     found = [r[0] for r in con.execute(f"describe {data}").fetchall()]
-    missing = [c.source for c in mapping.columns.values() if c.required and c.source not in found]
+    missing = [c for c in mapping.required_sources() if c not in found]
     if missing:
         shown = [c for c in found if c != "_line_number"]
         raise FileUnreadableError(
-            f"{label}: missing required column(s) {missing}; the file has {shown}. "
-            f"Fix the export or the column names in source mapping '{mapping.name}'."
+            f"{label}: missing required column(s) {missing}; the file has {shown} of the "
+            f"declared ones. Fix the export, or the column names or csv options (delimiter, "
+            f"header, skip_rows) of source mapping '{mapping.name}'."
         )
-    absent = [c.source for c in mapping.columns.values() if c.source not in found]
-    nulls = "".join(f', null::varchar as "{_esc(c)}"' for c in dict.fromkeys(absent))
+    absent = [c for c in sorted(mapping.declared_sources) if c not in found]
+    nulls = "".join(f', null::varchar as "{_esc(c)}"' for c in absent)
     if first_line is None:  # the reader numbered its rows itself
         con.execute(f"create or replace temp view {table} as select *{nulls} from {data}")
         return
-    # Rejected lines are not in the table: row k sits after every rejected line whose
-    # "gap ordinal" (line - first_line - rejects before it) is at most k. An ASOF join adds
-    # that count without an UPDATE over the whole table.
     con.execute(
-        "create or replace temp table _reject_gaps as select gap, max(n_before) as n_before "
-        "from (select line - $first - (row_number() over (order by line) - 1) as gap, "
-        "row_number() over (order by line) as n_before "
-        "from (select unnest($lines::bigint[]) as line)) group by gap",  # adjacent rejects
-        {"first": first_line, "lines": sorted(r["line"] for r in rejects)},
-    )
-    first = int(first_line)
-    con.execute(
-        f"create or replace temp view {table} as select d.*{nulls}, d.rowid + {first} + "
-        "coalesce(g.n_before, 0) as _line_number "
-        f"from {data} d asof left join _reject_gaps g on d.rowid >= g.gap"
-        if rejects
-        else f"create or replace temp view {table} as select *{nulls}, rowid + {first} "
-        f"as _line_number from {data}"
+        f"create or replace temp view {table} as select d.*{nulls}, "
+        f"{line_number_sql(con, first_line, rejects)} as _line_number from {data} d"
+        + (" asof left join _reject_gaps g on d.rowid >= g.gap" if rejects else "")
     )
 
 
@@ -131,90 +130,28 @@ def _esc(name: str) -> str:
     return name.replace('"', '""')
 
 
-def _encoding(name: str) -> str:
-    encoding = name.lower().replace("_", "-")
-    return {
-        "latin1": "latin-1",
-        "iso-8859-1": "latin-1",
-        "utf8": "utf-8",
-        "utf-8-sig": "utf-8",
-    }.get(encoding, encoding)
-
-
-def csv_columns(path: Path, mapping: SourceMapping) -> list[str]:
-    """Column names from the first line (DuckDB's column0... when there is no header).
-
-    Reading them ourselves lets DuckDB skip its sniffer, which gives up on a file whose
-    sample holds a broken quote instead of quarantining that one line.
-    """
-    opts = mapping.csv
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
-    encoding = "utf-8" if _encoding(opts.encoding) == "utf-8" else opts.encoding
-    with opener(path, "rt", encoding=encoding, errors="replace", newline="") as handle:
-        first = next(csv.reader(handle, delimiter=opts.delimiter, quotechar=opts.quote), [])
-    if not first:
-        raise FileUnreadableError(f"{path}: the first line is empty; nothing to read")
-    if opts.header:
-        return [name.strip().lstrip("\ufeff") or f"column{i}" for i, name in enumerate(first)]
-    width = len(str(len(first) - 1))
-    return [f"column{i:0{width}d}" for i in range(len(first))]
-
-
-def _read_csv(
-    con: duckdb.DuckDBPyConnection, mapping: SourceMapping, path: Path, table: str
-) -> tuple[list[dict], int]:
-    opts = mapping.csv
-    columns = {name: "VARCHAR" for name in csv_columns(path, mapping)}
-    con.execute(
-        f"create or replace temp table {table} as select * from read_csv($path, "
-        "columns = $columns, auto_detect = false, header = $header, delim = $delim, "
-        "quote = $quote, escape = $escape, encoding = $encoding, store_rejects = true, "
-        "rejects_table = '_rejects', rejects_scan = '_rejects_scan', compression = 'auto', "
-        "null_padding = false, strict_mode = true)",
-        {
-            "path": str(path),
-            "columns": columns,
-            "header": opts.header,
-            "delim": opts.delimiter,
-            "quote": opts.quote,
-            "escape": opts.escape,
-            "encoding": _encoding(opts.encoding),
-        },
-    )
-    rows = con.execute(
-        "select line, first(error_type::varchar order by column_idx), "
-        "first(error_message order by column_idx), first(csv_line) from _rejects "
-        "group by line order by line"
-    ).fetchall()
-    con.execute("drop table if exists _rejects")
-    con.execute("drop table if exists _rejects_scan")
-    rejects = []
-    for line, error_type, error_message, csv_line in rows:
-        code = "invalid_encoding" if error_type in _ENCODING_ERRORS else "malformed_line"
-        reason = f"{error_type}: {error_message}"[:500]
-        rejects.append(
-            {
-                "line": int(line),
-                "code": code,
-                "reason": reason,
-                "raw": reject_raw(mapping, csv_line or ""),
-            }
-        )
-    return rejects, 2 if opts.header else 1
-
-
 def _read_parquet(
     con: duckdb.DuckDBPyConnection, mapping: SourceMapping, path: Path, table: str
-) -> tuple[list[dict], int]:
-    cols = [
-        r[0]
-        for r in con.execute(
-            "describe select * from read_parquet($p)", {"p": str(path)}
-        ).fetchall()
-    ]
-    select = ", ".join(f'"{_esc(c)}"::varchar as "{_esc(c)}"' for c in cols)
-    con.execute(
-        f"create or replace temp table {table} as select {select} from read_parquet($p)",
-        {"p": str(path)},
-    )
-    return [], 1
+) -> tuple[list[dict], None]:
+    """The declared columns in the file's own types (no cast to text), numbered as stored.
+
+    A view over the file, not a copy: Parquet is columnar, so each later step reads only the
+    columns it needs straight from the file (the path is bound by the relation API, never
+    written into SQL).
+    """
+    relation = con.read_parquet(str(path), file_row_number=True)
+    keep = [c for c in relation.columns if c in mapping.declared_sources]
+    select = "".join(f'"{_esc(c)}", ' for c in keep)
+    relation.project(f"{select}file_row_number + 1 as _line_number").create_view(table)
+    return [], None
+
+
+def drop_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop a temp table or view of that name, whichever it is."""
+    kind = con.execute(
+        "select 'view' from duckdb_views() where view_name = $n and temporary "
+        "union all select 'table' from duckdb_tables() where table_name = $n and temporary",
+        {"n": name},
+    ).fetchone()
+    if kind is not None:
+        con.execute(f"drop {kind[0]} {name}")

@@ -1,7 +1,9 @@
-"""The SQL steps of one load, inside its transaction: raw append, quarantine, stage.
+"""The SQL steps of one load, inside its transaction: raw append, type + check, quarantine,
+de-duplicate, stage.
 
-Each step reads the scratch view (PII already replaced by pseudonyms) once; nothing is
-UPDATEd row by row and the duplicate check compares one 128-bit digest per row.
+Each step reads the scratch view (PII already pseudonyms) or the typed table once; nothing is
+UPDATEd row by row. Duplicates are found with DuckDB's native 64-bit hash of the compared
+values, and only the (rare) rows whose hash repeats are compared value by value.
 """
 
 from __future__ import annotations
@@ -12,13 +14,19 @@ from pathlib import Path
 
 import duckdb
 
-from segments.core.sql import bind
-from segments.ingest.casting import raw_struct, reason_expr, typed_statements
-from segments.ingest.sources import ENTITY_COLUMNS, SourceMapping
+from segments.core.sql import bind, run_model
+from segments.ingest.casting import raw_columns, reason_expr, typed_statements
+from segments.ingest.sources import VERSIONED_ENTITIES, SourceMapping
+
+TYPED = "_typed"  # the load's typed rows: entity columns, flags, _line_number, _reason_code
 
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def column_types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
+    return {r[0]: r[1] for r in con.execute(f"describe {relation}").fetchall()}
 
 
 def append_raw(
@@ -27,26 +35,106 @@ def append_raw(
     scratch: str,
     load_id: str,
     loaded_at: datetime,
-) -> list[str]:
-    """Append what was read (PII hashed) to raw.<source>, all text; return its data columns."""
-    cols = [r[0] for r in con.execute(f"describe {scratch}").fetchall()]
-    data_cols = [c for c in cols if c != "_line_number"]
-    casts = ", ".join(f"{_q(c)}::varchar as {_q(c)}" for c in data_cols)
+) -> None:
+    """Append the declared columns as read (PII hashed) to raw.<source>, in their own types.
+
+    A newer export with an extra column adds it; a column whose type changed between files
+    (a CSV after a Parquet) becomes text, so no value is ever refused or lost.
+    """
+    types = column_types(con, scratch)
+    data = [c for c in types if c in mapping.declared_sources]
     con.execute(
-        f"create table if not exists {mapping.raw_table} as select {casts}, "
-        "''::varchar as _load_id, 0::bigint as _line_number, now()::timestamp as _loaded_at "
+        f"create table if not exists {mapping.raw_table} as select "
+        + "".join(f"{_q(c)}, " for c in data)
+        + "''::varchar as _load_id, 0::bigint as _line_number, now()::timestamp as _loaded_at "
         f"from {scratch} with no data"
     )
-    existing = {r[0] for r in con.execute(f"describe {mapping.raw_table}").fetchall()}
-    for col in data_cols:
-        if col not in existing:  # a newer export with an extra column: keep it, never drop
-            con.execute(f"alter table {mapping.raw_table} add column {_q(col)} varchar")
+    existing = column_types(con, mapping.raw_table)
+    casts = []
+    for col in data:
+        if col not in existing:
+            con.execute(f"alter table {mapping.raw_table} add column {_q(col)} {types[col]}")
+        elif existing[col] != types[col] and existing[col] != "VARCHAR":
+            con.execute(f"alter table {mapping.raw_table} alter {_q(col)} type varchar")
+        cast = existing.get(col, types[col]) != types[col]
+        casts.append(f"{_q(col)}::varchar as {_q(col)}" if cast else _q(col))
     con.execute(
-        f"insert into {mapping.raw_table} by name select {casts}, $load_id as _load_id, "
-        f"_line_number, $loaded_at as _loaded_at from {scratch}",
+        f"insert into {mapping.raw_table} by name select {', '.join([*casts, ''])}"
+        f"$load_id as _load_id, _line_number, $loaded_at as _loaded_at from {scratch}",
         {"load_id": load_id, "loaded_at": loaded_at},
     )
-    return data_cols
+
+
+def type_rows(
+    con: duckdb.DuckDBPyConnection,
+    mapping: SourceMapping,
+    scratch: str,
+    date_floor: date,
+    latest_allowed: datetime,
+) -> tuple[int, int]:
+    """Type every row into `_typed` with its reason code: (good, bad) counts."""
+    params = {"date_floor": date_floor, "latest_allowed": latest_allowed}
+    for statement in typed_statements(mapping, column_types(con, scratch), scratch, TYPED):
+        con.execute(statement, bind(statement, params))
+    good, bad = con.execute(
+        "select count(*) filter (where _reason_code is null), "
+        f"count(*) filter (where _reason_code is not null) from {TYPED}"
+    ).fetchone()
+    return good, bad
+
+
+def quarantine(
+    con: duckdb.DuckDBPyConnection,
+    mapping: SourceMapping,
+    scratch: str,
+    name: str,
+    load_id: str,
+    rejects: list[dict],
+    date_floor: date,
+    latest_allowed: datetime,
+) -> None:
+    """Rows with a reason, and lines the reader rejected, into ops.quarantine."""
+    insert = (
+        "insert into ops.quarantine select $load_id, $source, $path, t._line_number, "
+        f"t._reason_code, {reason_expr(mapping)}, s._raw_values, now()::timestamp "
+        f"from {TYPED} t join (select _line_number as _ln, {raw_columns(mapping)} "
+        f"from {scratch} where _line_number in (select _line_number from {TYPED} "
+        "where _reason_code is not null)) s on s._ln = t._line_number "
+        "where t._reason_code is not null"
+    )
+    params = {
+        "load_id": load_id,
+        "source": mapping.name,
+        "path": name,
+        "date_floor": date_floor,
+        "latest_allowed": latest_allowed,
+    }
+    con.execute(insert, bind(insert, params))
+    if rejects:
+        con.executemany(
+            "insert into ops.quarantine values (?, ?, ?, ?, ?, ?, ?, now()::timestamp)",
+            [
+                [
+                    load_id,
+                    mapping.name,
+                    name,
+                    r["line"],
+                    r.get("code", "malformed_line"),
+                    r["reason"],
+                    json.dumps(r["raw"]),
+                ]
+                for r in rejects
+            ],
+        )
+
+
+def top_reason(con: duckdb.DuckDBPyConnection, load_id: str) -> tuple[str, int, str] | None:
+    """The most frequent reason code of a load's quarantine, its count and one example."""
+    return con.execute(
+        "select reason_code, count(*), min(reason) from ops.quarantine where load_id = $l "
+        "group by 1 order by 2 desc, 1 limit 1",
+        {"l": load_id},
+    ).fetchone()
 
 
 def supersede(con: duckdb.DuckDBPyConnection, mapping: SourceMapping, name: str) -> None:
@@ -65,151 +153,103 @@ def supersede(con: duckdb.DuckDBPyConnection, mapping: SourceMapping, name: str)
         )
 
 
-def quarantine(
-    con: duckdb.DuckDBPyConnection,
-    mapping: SourceMapping,
-    scratch: str,
-    name: str,
-    load_id: str,
-    rejects: list[dict],
-    date_floor: date,
-    latest_allowed: datetime,
-) -> tuple[int, int]:
-    """Type every row into `_typed`; rows with a reason go to ops.quarantine: (good, bad)."""
-    params = {"date_floor": date_floor, "latest_allowed": latest_allowed}
-    for statement in typed_statements(mapping, scratch, "_typed"):
-        con.execute(statement, bind(statement, params))
-    insert = (
-        "insert into ops.quarantine select $load_id, $source, $path, _line_number, "
-        f"_reason_code, {reason_expr(mapping)}, {raw_struct(mapping)}, now()::timestamp "
-        "from _typed where _reason_code is not null"
+def _same(columns: list[str], a: str, b: str) -> str:
+    return " and ".join(f"{a}.{c} is not distinct from {b}.{c}" for c in columns)
+
+
+def find_duplicates(con: duckdb.DuckDBPyConnection, mapping: SourceMapping) -> int:
+    """`_dups`: good lines repeating every mapped value of an earlier good line of this load or
+    of a staged row of this source (customers: its latest version). Returns how many.
+
+    The typed rows carry one native hash of their values (`_h`, no text digest of every
+    column); only rows whose hash repeats are compared value by value, so a hash collision is
+    never a duplicate.
+    """
+    cols = list(mapping.targets)
+    key = mapping.natural_key[0] if mapping.natural_key else None
+    near = (  # only staged rows sharing the first key value with this load can match
+        f" and {key} in (select {key} from {TYPED} where _reason_code is null)"
+        if key is not None and mapping.is_required(key)
+        else ""
     )
-    params.update(load_id=load_id, source=mapping.name, path=name)
-    con.execute(insert, bind(insert, params))
-    if rejects:
-        con.executemany(
-            "insert into ops.quarantine values (?, ?, ?, ?, ?, ?, ?, now()::timestamp)",
-            [
-                [
-                    load_id,
-                    mapping.name,
-                    name,
-                    r["line"],
-                    r.get("code", "malformed_line"),
-                    r["reason"],
-                    json.dumps(r["raw"]),
-                ]
-                for r in rejects
-            ],
+    staged = f"select * from {mapping.table} where source = $source{near}"
+    if mapping.entity in VERSIONED_ENTITIES:
+        staged += (
+            " qualify row_number() over (partition by customer_id "
+            "order by loaded_at desc, load_id desc, line_number desc) = 1"
         )
-    good, bad = con.execute(
-        "select count(*) filter (where _reason_code is null), "
-        "count(*) filter (where _reason_code is not null) from _typed"
-    ).fetchone()
-    return good, bad + len(rejects)
-
-
-def _digest(columns: list[str], alias: str = "") -> str:
-    """128-bit digest of a row's canonical values; NULL and '' stay distinct."""
-    parts = ", ".join(f"coalesce({alias}{c}::varchar, chr(0))" for c in columns)
-    return f"md5_number(concat_ws(chr(31), {parts}))"
+    con.execute(
+        f"create or replace temp table _staged as select * from (select {', '.join(cols)}, "
+        f"hash({', '.join(cols)}) as _h from ({staged})) "
+        f"where _h in (select _h from {TYPED} where _reason_code is null)",
+        {"source": mapping.name},
+    )
+    con.execute(
+        f"create or replace temp table _candidates as select * from {TYPED} "
+        "where _reason_code is null and _h in (select _h from (select _h from "
+        f"{TYPED} where _reason_code is null group by _h having count(*) > 1) "
+        "union all select _h from _staged)"
+    )
+    con.execute(
+        "create or replace temp table _dups as select c._line_number from _candidates c "
+        f"where exists (select 1 from _candidates e where e._h = c._h and {_same(cols, 'e', 'c')} "
+        "and e._line_number < c._line_number) "
+        f"or exists (select 1 from _staged e where e._h = c._h and {_same(cols, 'e', 'c')})"
+    )
+    for table in ("_staged", "_candidates"):
+        con.execute(f"drop table {table}")
+    return con.execute("select count(*) from _dups").fetchone()[0]
 
 
 def insert_staging(
-    con: duckdb.DuckDBPyConnection, mapping: SourceMapping, load_id: str
+    con: duckdb.DuckDBPyConnection,
+    mapping: SourceMapping,
+    sql_dir: Path,
+    load_id: str,
+    loaded_at: datetime,
+    duplicates: int,
 ) -> tuple[int, int]:
-    """Insert typed good rows not already present; return (staged, staged without customer).
-
-    An exact duplicate repeats every mapped value of an earlier line in this load, or of a
-    row already staged from this source (overlapping exports). Customers compare with their
-    latest version only: an unchanged record is a duplicate, a changed one a new version.
-    """
-    targets = [c for c in ENTITY_COLUMNS[mapping.entity] if c in mapping.columns]
-    extra = ""
-    compare = list(targets)
-    if mapping.entity == "transactions":
-        # returns stay as negative lines; revenue is signed so net revenue sums correctly
-        extra = (
-            ", starts_with(upper(invoice_id), 'C') as is_cancellation, "
-            "round(quantity * unit_price, 4) as line_revenue"
-        )
-    elif mapping.entity == "customers":
-        extra = ", now()::timestamp as loaded_at"
-    # Only staged rows sharing the first natural key with this load can repeat one of its
-    # lines: digest just those (a required key, so NULLs cannot hide a match).
-    key = mapping.natural_key[0] if mapping.natural_key else None
-    near = (
-        f" and {key} in (select {key} from _typed where _reason_code is null)"
-        if key in mapping.columns and mapping.columns[key].required
-        else ""
-    )
-    if mapping.entity == "customers":
-        existing = (
-            f"select {_digest(compare)} as d from (select * from {mapping.table} "
-            f"where source = $source{near} qualify row_number() over (partition by customer_id "
-            "order by loaded_at desc, load_id desc, line_number desc) = 1)"
-        )
-    else:
-        existing = (
-            f"select {_digest(compare)} as d from {mapping.table} where source = $source{near}"
-        )
-    # First line of each digest not already staged: a narrow aggregate, then a semi join, so
-    # no sort of whole rows (a window over all columns cost 3x the insert).
+    """Stage the good rows that are not duplicates through warehouse/load/<table>.sql;
+    return (staged, staged without customer)."""
+    repeated = " anti join _dups using (_line_number)" if duplicates else ""
     con.execute(
-        f"create or replace temp table _keep as select min(_line_number) as l from ("
-        f"select _line_number, {_digest(compare)} as d from _typed where _reason_code is null"
-        f") g where not exists (select 1 from ({existing}) e where e.d = g.d) group by g.d",
-        {"source": mapping.name},
-    )
-    n_keep, n_good = con.execute(
-        "select (select count(*) from _keep), count(*) from _typed where _reason_code is null"
-    ).fetchone()
-    # usually nothing repeats: then a plain filter, which keeps the rows in line order
-    keep = (
+        f"create or replace temp view _load_lines as select * from {TYPED}{repeated} "
         "where _reason_code is null"
-        if n_keep == n_good
-        else "semi join _keep on _typed._line_number = _keep.l"
     )
-    inserted = con.execute(
-        f"insert into {mapping.table} by name select $source as source, $load_id as load_id, "
-        f"_line_number as line_number, {', '.join(targets)}{extra} from _typed {keep}",
-        {"source": mapping.name, "load_id": load_id},
-    ).fetchone()[0]
+    table = mapping.table.split(".")[1]
+    params = {"source": mapping.name, "load_id": load_id, "loaded_at": loaded_at}
+    staged = run_model(con, sql_dir, "load", table, params, target=mapping.table)
     without_customer = 0
     if mapping.entity == "transactions":
         without_customer = con.execute(
             f"select count(*) from {mapping.table} where load_id = $l and customer_id is null",
             {"l": load_id},
         ).fetchone()[0]
-    con.execute("drop table if exists _typed")
-    con.execute("drop table if exists _keep")
-    return inserted, without_customer
+    return staged, without_customer
 
 
 def export_raw_load(
     con: duckdb.DuckDBPyConnection,
     mapping: SourceMapping,
     scratch: str,
-    data_cols: list[str],
     load_id: str,
     loaded_at: datetime,
     lake_dir: Path,
 ) -> Path:
-    """Parquet copy of one load under lake/raw/<source>/, written then renamed into place.
+    """Parquet copy of one load's raw rows under lake/raw/<source>/, written then renamed.
 
-    Rows are not sorted (a sort of the whole load for nothing): `_line_number` says where
-    each came from.
+    Written from the load's scratch rows (already hashed, still in memory): the same rows
+    as raw.<source>, without reading the landing file or the raw table again.
     """
     target = lake_dir / "raw" / mapping.name / f"load_id={load_id}" / "data.parquet"
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".parquet.tmp")
-    casts = ", ".join(f"{_q(c)}::varchar as {_q(c)}" for c in data_cols)
-    tmp_sql = str(tmp).replace("'", "''")
+    data = [c for c in column_types(con, scratch) if c in mapping.declared_sources]
     con.execute(
-        f"copy (select {casts}, $load_id as _load_id, _line_number, "
-        f"$loaded_at::timestamp as _loaded_at from {scratch}) "
-        f"to '{tmp_sql}' (format parquet)",
-        {"load_id": load_id, "loaded_at": loaded_at},
+        f"copy (select {''.join(f'{_q(c)}, ' for c in data)}$load_id as _load_id, "
+        f"_line_number, $loaded_at::timestamp as _loaded_at from {scratch}) "
+        "to $path (format parquet)",
+        {"load_id": load_id, "loaded_at": loaded_at, "path": str(tmp)},
     )
     tmp.replace(target)
     return target

@@ -36,6 +36,7 @@ def build_catalog(
     frame: pd.DataFrame,
     labels: np.ndarray,
     profile_features: list[str],
+    currency: str | None = None,
 ) -> tuple[pd.DataFrame, dict]:
     """Give each new cluster a stable id (overlap with the last publish) and a unique name.
 
@@ -49,6 +50,7 @@ def build_catalog(
         labels,
         features=list(dict.fromkeys([*profile_features, *value])),
         revenue_column="monetary" if "monetary" in frame else None,
+        currency=currency,
     )
     summary = profiles.summary.set_index("segment_id")
     previous_names: dict[int, str] = {}

@@ -11,6 +11,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from segments.core.errors import RefusedError
+
 
 @dataclass
 class Champion:
@@ -184,7 +186,7 @@ def rollback_model(con: duckdb.DuckDBPyConnection, model_version: str) -> dict[s
                 "select model_version from ops.model_registry order by trained_at desc"
             ).fetchall()
         ]
-        raise ValueError(f"unknown model version {model_version!r}; registered: {known}")
+        raise RefusedError(f"unknown model version {model_version!r}; registered: {known}")
     if not Path(row[1]).exists():
         raise FileNotFoundError(
             f"the artifact of {model_version} is gone ({row[1]}); it cannot score any more"

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Literal, get_args
 
+from segments.core.errors import RefusedError
+
 if TYPE_CHECKING:
     from segments.lifecycle.registry import Champion
 
@@ -101,7 +103,7 @@ def retrain_due(
         return True, "retrain=always"
     if champion is None:
         if mode == "never":
-            raise RuntimeError(
+            raise RefusedError(
                 "retrain=never but no champion model exists yet; run once with "
                 "retrain=auto or always"
             )

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from segments.core.errors import NothingToPublishError
 from segments.features import FEATURE_SETS
 from segments.lifecycle.registry import current_champion
 from segments.lifecycle.train import load_features
@@ -27,7 +28,7 @@ def score_customers(
     """Assign every customer of the feature table a segment with the champion model."""
     champion = current_champion(con)
     if champion is None:
-        raise RuntimeError("no champion model to score with; run with retrain=auto first")
+        raise NothingToPublishError("no champion model to score with; run with retrain=auto first")
     model = SegmentModel.load(champion.artifact_path)
     frame = load_features(con, FEATURE_SETS[champion.feature_set])
     with threadpool_limits(threads):

@@ -180,7 +180,9 @@ def train_challenger(
         clock.lap("embedding")
     version = model_version(as_of, result.model)
     chosen = result.candidates[result.candidates["chosen"]].iloc[0].to_dict()
-    catalog, identity = build_catalog(con, result.model, frame, result.labels, feature_set.columns)
+    catalog, identity = build_catalog(
+        con, result.model, frame, result.labels, feature_set.columns, currency=settings.currency
+    )
     record, rows = backtest_record(data, result, catalog, decision)
     artifact = settings.models_dir / f"{version}.joblib"
     artifact.parent.mkdir(parents=True, exist_ok=True)

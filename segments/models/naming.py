@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from segments.core.money import is_money
+
 NOTABLE = 0.5  # |score| above this counts as high or low (rank score 0.5 ~ 69th percentile)
 # "New customers" made their first purchase within this many days (about one quarter, the
 # backtest horizon): newness is a fact about the segment's own dates, not a rank
@@ -48,11 +50,12 @@ def humanize(feature: str) -> str:
     return FEATURE_TEXT.get(feature, (feature.replace("_", " "), ""))[0]
 
 
-def fmt_value(feature: str, value: float) -> str:
-    """Format a feature value with its unit."""
+def fmt_value(feature: str, value: float, currency: str | None = None) -> str:
+    """Format a feature value with its unit (money in `currency`, SEGMENTS_CURRENCY, if given)."""
     pattern = FEATURE_TEXT.get(feature, ("", "{:,.3g}"))[1] or "{:,.3g}"
     text = pattern.format(abs(value))
-    return f"-{text}" if value < 0 and text.strip("0.,") else text
+    text = f"-{text}" if value < 0 and text.strip("0.,") else text
+    return f"{text} {currency}" if currency and is_money(feature) else text
 
 
 def _rfm_name(

@@ -69,15 +69,17 @@ def feature_stats(df: pd.DataFrame, labels: np.ndarray, features: list[str]) -> 
     return pd.DataFrame(rows)
 
 
-def _describe(share: float, revenue_share: float, stats: pd.DataFrame) -> str:
+def _describe(
+    share: float, revenue_share: float, stats: pd.DataFrame, currency: str | None = None
+) -> str:
     """One line: share of customers (and revenue) and the three most distinctive medians."""
     head = f"{share:.0%} of customers"
     if np.isfinite(revenue_share):
         head += f" and {revenue_share:.0%} of revenue"
     top = stats.reindex(stats["rank_score"].abs().sort_values(ascending=False).index).head(3)
     bits = [
-        f"median {humanize(r.feature)} {fmt_value(r.feature, r.median)} "
-        f"(all: {fmt_value(r.feature, r.population_median)})"
+        f"median {humanize(r.feature)} {fmt_value(r.feature, r.median, currency)} "
+        f"(all: {fmt_value(r.feature, r.population_median, currency)})"
         for r in top.itertuples()
         if abs(r.rank_score) > 0.1
     ]
@@ -91,6 +93,7 @@ def profile_segments(
     features: list[str] | None = None,
     revenue_column: str | None = "monetary",
     top_n: int = 3,
+    currency: str | None = None,
 ) -> Profiles:
     """Profile and name each segment; names are unique within the model."""
     labels = np.asarray(labels, dtype=int)
@@ -144,7 +147,7 @@ def profile_segments(
                 "share": share,
                 "revenue_share": rev,
                 "action": raw[seg][1],
-                "description": _describe(share, rev, seg_stats),
+                "description": _describe(share, rev, seg_stats, currency),
                 "top_features": ", ".join(
                     f"{r.feature} {r.z:+.1f}σ" for r in top.head(top_n).itertuples()
                 ),

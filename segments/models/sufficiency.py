@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from segments.core.errors import NothingToPublishError
 
-class InsufficientDataError(ValueError):
+
+class InsufficientDataError(NothingToPublishError, ValueError):
     """Raised when the input is too small or too short to segment reliably."""
 
 

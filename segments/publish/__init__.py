@@ -1,6 +1,7 @@
 """Publishing, scores -> marts -> readers: the candidate table and the marts written in one
 transaction (`marts`), the files readers see, written pending and renamed together
-(`pending`), serving.duckdb and the lake Parquet (`serving`) and CRM exports (`exports`)."""
+(`pending`), serving.duckdb and the lake Parquet (`serving`), their comments (`comments`),
+CRM exports (`exports`) and the recovery of a killed publish (`recover`)."""
 
 from segments.core.lazy import lazy_exports
 
@@ -11,5 +12,7 @@ _EXPORTS = {
     "PendingFiles": "pending",
     "TMP_MARK": "pending",
     "tmp_name": "pending",
+    "check_publishable": "marts",
+    "recover_published": "recover",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import duckdb
 
+from segments.core.errors import RefusedError
 from segments.publish.pending import PendingFiles, tmp_name
+from segments.publish.serving import lake_dates, lake_target
 from segments.settings import Settings
 
 FORMATS = {"csv": "(format csv, header true)", "parquet": "(format parquet)"}
@@ -93,12 +95,8 @@ def write_snapshot_export(
 
 
 def published_dates(settings: Settings) -> list[date]:
-    """as_of dates with a published customer_segments partition in the lake, oldest first."""
-    folder = settings.lake_dir / "marts" / "customer_segments"
-    return sorted(
-        date.fromisoformat(p.parent.name.removeprefix("as_of="))
-        for p in folder.glob("as_of=*/data.parquet")
-    )
+    """as_of dates with a published customer_segments file in the lake, oldest first."""
+    return lake_dates(settings, "customer_segments")
 
 
 def export_snapshot(settings: Settings, as_of: date | None = None) -> dict[str, Path]:
@@ -106,22 +104,21 @@ def export_snapshot(settings: Settings, as_of: date | None = None) -> dict[str, 
     warehouse, so it works while a run holds it); as_of defaults to the latest publish."""
     dates = published_dates(settings)
     if not dates:
-        raise FileNotFoundError(
+        raise RefusedError(
             f"no published segments under {settings.lake_dir}; run `segments run` first"
         )
     as_of = as_of or dates[-1]
     if as_of not in dates:
-        raise FileNotFoundError(
+        raise RefusedError(
             f"no publish for as_of {as_of}; published: "
             f"{', '.join(d.isoformat() for d in dates[-5:])} ..."
         )
-    source = settings.lake_dir / "marts" / "customer_segments" / f"as_of={as_of}" / "data.parquet"
+    source = lake_target(settings, "customer_segments", as_of)
     pending = PendingFiles()
     with duckdb.connect() as con:
         con.execute(
-            "create temp table customer_segments as select *, $as_of::date as as_of "
-            "from read_parquet($path)",
-            {"as_of": as_of, "path": str(source)},
+            "create temp table customer_segments as select * from read_parquet($path)",
+            {"path": str(source)},
         )
         query = f"select {SNAPSHOT_COLUMNS} from customer_segments order by customer_id"
         write_export(

@@ -2,8 +2,9 @@
 
 The candidate (`ops.customer_segments_candidate`) is validated before it becomes
 `marts.customer_segments`, so a failed check leaves the last good segments served. Publishing
-is one warehouse transaction (current segments, changes, history, migration, profiles), then
-reader copies (lake Parquet, serving.duckdb, CRM exports) pending and renamed into place.
+is one warehouse transaction (current segments, changes, history, migration, profiles) that
+commits only after the reader copies (serving.duckdb, lake Parquet, CRM exports) are renamed
+into place, so what is served and the marts move together.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from typing import Any
 
 import duckdb
 
+from segments.core.errors import NothingToPublishError, RefusedError
+from segments.core.money import is_money
 from segments.core.sql import run_model, run_script
 from segments.monitor import write_monitor_marts
 from segments.publish.exports import write_changes_export, write_snapshot_export
-from segments.publish.pending import PendingFiles, remove_leftovers
+from segments.publish.pending import PendingFiles, manifest_path
+from segments.publish.recover import reconcile
 from segments.publish.serving import write_lake_files, write_serving_file
 from segments.settings import Settings
 
@@ -39,7 +43,7 @@ def build_candidate(
         target=CANDIDATE,
     )
     if rows == 0:
-        raise RuntimeError(
+        raise NothingToPublishError(
             f"run {run_id} scored no customers; nothing to publish, the previous "
             "segments stay served"
         )
@@ -59,24 +63,27 @@ def publish_segments(
     snapshot: bool = False,
     on_step: Step | None = None,
 ) -> dict[str, Any]:
-    """Write this run's validated segments back: marts in one transaction, then reader files.
+    """Write this run's validated segments back: readers' files and the marts together.
+
+    Inside one warehouse transaction: the marts, then every reader file from them under a
+    temporary name, a manifest, the renames (serving.duckdb first: the commit point), and only
+    then the commit. A kill before the serving rename changes nothing; one after it is finished
+    by the next run (publish/recover.py), so the marts never run ahead of the serving file.
 
     on_step is called with each step's name as it starts (transaction, history, files,
-    serving, serving:<table>, swap): a hook for logging and for tests that kill a publish mid-way.
+    serving, serving:<table>, manifest, swap, swapped:serving, commit): a hook for logging and for tests that
+    kill a publish mid-way.
     """
     step = on_step or _no_step
-    leftovers = remove_leftovers(settings)
+    recovered = reconcile(con, settings)
+    check_publishable(con, as_of)
     step("transaction")
+    pending = PendingFiles()
+    swapping = False
     con.execute("begin transaction")
     try:
         facts = _write_marts(con, settings, run_id=run_id, as_of=as_of, step=step)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    step("files")
-    pending = PendingFiles()
-    try:
+        step("files")
         write_lake_files(con, settings, pending, run_id=run_id, as_of=as_of)
         write_changes_export(con, settings, pending, as_of=as_of, run_id=run_id)
         if snapshot:
@@ -90,30 +97,64 @@ def publish_segments(
             model_version=facts["model_version"],
             on_table=lambda table: step(f"serving:{table}"),
         )
+        step("manifest")
+        pending.write_manifest(settings, run_id)
         step("swap")
-        targets = pending.swap()
+        swapping = True
+        targets = pending.swap(after_serving=lambda: step("swapped:serving"))
+        step("commit")
+        con.execute("commit")
     except BaseException:
-        for tmp, _ in pending.pairs:
-            tmp.unlink(missing_ok=True)
+        con.execute("rollback")
+        if swapping:  # the serving file may be this publish already: finish it from there
+            reconcile(con, settings)
+        else:
+            pending.discard()
+            manifest_path(settings).unlink(missing_ok=True)
         raise
+    manifest_path(settings).unlink(missing_ok=True)
     return {
         **facts,
         "files": [str(p.relative_to(settings.home)) for p in targets],
-        "leftovers_removed": len(leftovers),
+        "recovered": recovered,
     }
+
+
+def check_publishable(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
+    """Refuse, before any work, an as_of this warehouse can never publish (never retried)."""
+    try:
+        latest = con.execute("select max(as_of) from marts.publishes").fetchone()[0]
+    except duckdb.CatalogException:
+        return
+    if latest is not None and as_of < latest:
+        raise RefusedError(
+            f"as_of {as_of} is before the latest publish ({latest}): restating an "
+            "earlier date would rewrite later history; publish as of "
+            f"{latest} or later"
+        )
+
+
+def round_money(con: duckdb.DuckDBPyConnection, schema: str = "marts") -> None:
+    """Money in the marts (and so in the serving file and the lake) rounded to cents."""
+    for table, column in con.execute(
+        "select table_name, column_name from duckdb_columns() where schema_name = $s "
+        "and (data_type in ('DOUBLE', 'FLOAT', 'REAL') "
+        "or (data_type like 'DECIMAL(%' and numeric_scale > 2)) order by all",
+        {"s": schema},
+    ).fetchall():
+        if is_money(column):
+            con.execute(
+                f'update {schema}.{table} set "{column}" = round("{column}", 2) '
+                f'where "{column}" <> round("{column}", 2)'
+            )
 
 
 def _write_marts(
     con: duckdb.DuckDBPyConnection, settings: Settings, *, run_id: str, as_of: date, step: Step
 ) -> dict[str, Any]:
     """Every mart for this publish; the caller holds the transaction."""
+    check_publishable(con, as_of)
     latest = con.execute("select max(as_of) from marts.publishes").fetchone()[0]
-    if latest is not None and as_of < latest:
-        raise ValueError(
-            f"as_of {as_of} is before the latest publish ({latest}): restating an "
-            "earlier date would rewrite later history; publish as of "
-            f"{latest} or later"
-        )
     if latest == as_of:  # a re-run replaces that publish, never adds a second one
         run_script(con, settings.sql_dir / "publish" / "undo_publish.sql", {"as_of": as_of})
     params: dict[str, Any] = {"run_id": run_id, "as_of": as_of}
@@ -144,6 +185,7 @@ def _write_marts(
     run_model(con, settings.sql_dir, "marts", "segment_profiles", params)
     write_monitor_marts(con, settings, params)  # segment KPIs, campaign results
     published_at = datetime.now(UTC).replace(tzinfo=None)
+    round_money(con)
     run_model(
         con, settings.sql_dir, "marts", "publishes", {**params, "published_at": published_at}
     )

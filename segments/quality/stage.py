@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pandas as pd
 
+from segments.quality.offline_docs import make_offline
 from segments.settings import Settings
 
 if TYPE_CHECKING:  # importing the suites imports Great Expectations (seconds): on first use
@@ -69,7 +70,7 @@ def run_stage_suites(
 
     if stage not in VALIDATION_STAGES:
         raise KeyError(f"unknown validation stage {stage!r}; known: {sorted(VALIDATION_STAGES)}")
-    return validate_suites(
+    outcomes = validate_suites(
         con,
         suites or list(VALIDATION_STAGES[stage]),
         expectations_dir=settings.expectations_dir,
@@ -79,6 +80,8 @@ def run_stage_suites(
         docs_dir=docs_dir(settings, run_id),
         db_path=settings.warehouse_path,
     )
+    make_offline(con, docs_dir(settings, run_id), run_id)  # no CDN; an index that lists all
+    return outcomes
 
 
 def results_table(outcomes: list[SuiteOutcome]) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from segments.core.errors import QualityGateError
 from segments.quality.gx import SuiteRun, run_suites_gx
 from segments.quality.params import gx_parameters, suite_parameters
 from segments.quality.results import COLUMNS, result_rows, write_results
@@ -35,7 +36,7 @@ _FAILURE_KEYS = (
 )
 
 
-class CriticalExpectationError(RuntimeError):
+class CriticalExpectationError(QualityGateError):
     """A critical expectation failed: the stage stops and nothing is published."""
 
 

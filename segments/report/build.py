@@ -10,6 +10,7 @@ import duckdb
 
 from segments.report.data import load_report_data
 from segments.report.render import render_html, safe_dirname, write_atomic
+from segments.report.retention import prune_reports
 from segments.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -23,16 +24,20 @@ def report_path(settings: Settings, run_id: str) -> Path:
 def build_report(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> Path:
     """Write reports/<run_id>/index.html and reports/latest/index.html; return the first."""
     started = time.perf_counter()
-    data = load_report_data(con, run_id, seed=settings.seed, threads=settings.model_threads)
+    data = load_report_data(
+        con, run_id, seed=settings.seed, threads=settings.model_threads, currency=settings.currency
+    )
     page, charts = render_html(data)
     path = write_atomic(report_path(settings, run_id), page)
     write_atomic(settings.reports_dir / "latest" / "index.html", page)
+    pruned = prune_reports(settings, keep_run=path.parent.name)
     log.info(
-        "report of run %s: %d charts, %.1f MB, %.1f s -> %s",
+        "report of run %s: %d charts, %.1f MB, %.1f s -> %s (%d old run folders removed)",
         run_id,
         charts,
         len(page.encode()) / 1e6,
         time.perf_counter() - started,
         path,
+        len(pruned),
     )
     return path

@@ -47,6 +47,7 @@ class ReportData:
     tsne: pd.DataFrame = field(default_factory=pd.DataFrame)
     pca_variance: tuple[float, float] = (0.0, 0.0)
     embedding_note: str = ""
+    currency: str = "GBP"  # SEGMENTS_CURRENCY: what every money column is in
 
 
 def load_report_data(
@@ -56,6 +57,7 @@ def load_report_data(
     seed: int = 42,
     threads: int | None = 1,
     tsne_sample: int = 2_000,
+    currency: str = "GBP",
 ) -> ReportData:
     """Read the run's facts; optional tables (quality, backtests, history) may be absent."""
     run = ops.run_info(con, run_id)
@@ -69,6 +71,7 @@ def load_report_data(
     if table_exists(con, "staging.stg_events"):
         events = con.execute("select count(*) from staging.stg_events").fetchone()[0]
     data = ReportData(
+        currency=currency,
         run=run,
         feature_set=feature_set,
         stages=ops.stages(con, run_id),

@@ -52,7 +52,7 @@ def table(frame: pd.DataFrame, *, highlight: str | None = None, percent: tuple =
     )
 
 
-def _key_lines(stats: pd.DataFrame, n: int = 4) -> str:
+def _key_lines(stats: pd.DataFrame, n: int = 4, currency: str | None = None) -> str:
     """The n features where the segment differs most from everyone, median vs median."""
     top = stats.reindex(stats["rank_score"].abs().sort_values(ascending=False).index).head(n)
     items = []
@@ -60,8 +60,9 @@ def _key_lines(stats: pd.DataFrame, n: int = 4) -> str:
         arrow = "▲" if r.rank_score > 0.1 else ("▼" if r.rank_score < -0.1 else "≈")
         items.append(
             f"<li><b>{escape(humanize(r.feature))}</b> {arrow} "
-            f"{escape(fmt_value(r.feature, r.median))} "
-            f'<span class="muted">(all: {escape(fmt_value(r.feature, r.population_median))})'
+            f"{escape(fmt_value(r.feature, r.median, currency))} "
+            f'<span class="muted">(all: '
+            f"{escape(fmt_value(r.feature, r.population_median, currency))})"
             "</span></li>"
         )
     return "<ul>" + "".join(items) + "</ul>"
@@ -73,6 +74,7 @@ def profile_cards(
     key_features: pd.DataFrame,
     top_products: pd.DataFrame,
     colors: dict[str, str],
+    currency: str | None = None,
 ) -> str:
     """One card per segment: name, description, size, revenue share, key features, action,
     top products."""
@@ -90,7 +92,7 @@ def profile_cards(
             else ""
         )
         value = "".join(
-            f"<span>{label} <b>{escape(fmt_value(col, getattr(seg, 'mean_' + col)))}</b></span>"
+            f"<span>{label} <b>{escape(fmt_value(col, getattr(seg, 'mean_' + col), currency))}</b></span>"
             for col, label in (("clv", "mean lifetime value"), ("p_alive", "mean P(alive)"))
             if isinstance(getattr(seg, "mean_" + col, None), float)
             and not math.isnan(getattr(seg, "mean_" + col))
@@ -134,7 +136,7 @@ def profile_cards(
             f"<span>revenue share <b>{escape(revenue)}</b></span>{value}</p>"
             + (f"<p><b>Rule:</b> <code>{escape(str(rule))}</code></p>" if rule else "")
             + f"<h4>Key features vs population (median)</h4>"
-            f"{_key_lines(stats) if len(stats) else '<p class=muted>no numeric features</p>'}"
+            f"{_key_lines(stats, currency=currency) if len(stats) else '<p class=muted>no numeric features</p>'}"
             f"<p><b>Suggested action:</b> {escape(str(action) or 'none recorded')}</p>"
             f"<h4>Top products by lift</h4>{product_html}</div>"
         )

@@ -114,7 +114,8 @@ across runs</a></nav>
 <main>
 <section id="summary"><p>As of <b>{r.as_of}</b> · {r.customers:,} customers scored ·
 model <code>{escape(r.model_version)}</code> ({escape(r.algorithm)}, k={r.k}, feature set
-<code>{escape(r.feature_set)}</code>) · generated {generated}</p>{stages}</section>
+<code>{escape(r.feature_set)}</code>) · money in {escape(data.currency)} · generated {generated}</p>
+{stages}</section>
 {"".join(html_sections)}
 </main>
 <script type="text/javascript">{FILTER_JS}</script>

@@ -200,7 +200,9 @@ def segments_section(d: ReportData, colors: dict[str, str]) -> Section:
         s.blocks.append(notice(d.embedding_note or "No embedding available."))
     s.blocks += [
         "<h3>Profiles</h3>",
-        profile_cards(d.summary, d.catalog, d.key_features, d.top_products, colors),
+        profile_cards(
+            d.summary, d.catalog, d.key_features, d.top_products, colors, currency=d.currency
+        ),
     ]
     s.blocks.append("<h3>RFM</h3>")
     if d.rfm_grid.empty:

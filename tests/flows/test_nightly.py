@@ -48,13 +48,13 @@ def test_nightly_flow_publishes_one_segment_per_customer(prefect_harness, demo_h
         stages = dict(con.execute("select stage, status from ops.runs").fetchall())
         quarantined = con.execute("select count(*) from ops.quarantine").fetchone()[0]
         with_clv = con.execute("select count(clv) from marts.customer_segments").fetchone()[0]
-        lake = list((demo_home / "lake" / "marts" / "customer_segments").glob("as_of=*/*.parquet"))
+        lake = list((demo_home / "lake" / "marts" / "customer_segments").glob("*.parquet"))
     assert rows == distinct == buyers > 300
     assert 3 <= segments <= 8 and runs == 1
     assert set(stages.values()) == {"completed"}, stages
     assert {"ingest", "features", "train", "score", "publish", "run"} <= stages.keys()
     assert quarantined > 0  # the demo's deliberately bad rows are kept, with reasons
-    assert [p.parent.name for p in lake] == ["as_of=2026-01-01"]
+    assert [p.name for p in lake] == ["as_of=2026-01-01.parquet"]
     assert summary["publish"]["rows"] == rows
     assert with_clv == rows  # probabilistic CLV, or the SQL estimate where it has no value
     assert (demo_home / "serving.duckdb").exists()
@@ -110,3 +110,41 @@ def test_critical_failure_keeps_the_last_good_segments(prefect_harness, demo_hom
             {"d": late},
         ).fetchall()
     assert [s for (s,) in failed] == ["run", "validate_staging"]
+    # the failure artifact belongs to its flow run (hooks run outside the run's context)
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["nightly-failure"]))
+        )
+    assert artifacts and all(a.flow_run_id is not None for a in artifacts)
+
+
+def test_refusals_come_before_any_work_and_are_never_retried(prefect_harness, demo_home):
+    from prefect.exceptions import ParameterTypeError
+
+    from segments.core.errors import RefusedError
+    from tasks.publish import check_publishable_task, publish_segments_task
+    from tasks.retry import transient_only
+
+    _run(demo_home)
+    with pytest.raises(RefusedError, match="before the latest publish"):
+        nightly_segmentation(NightlyParams(as_of=date(2025, 12, 1)))
+    with duckdb.connect(str(demo_home / "warehouse.duckdb"), read_only=True) as con:
+        stages = con.execute(
+            "select stage, status from ops.runs where as_of = $d", {"d": date(2025, 12, 1)}
+        ).fetchall()
+    assert stages == [("run", "failed")]  # refused before ingest, not after every stage
+    assert check_publishable_task.retries == 0
+
+    class Failed:
+        data = RefusedError("as_of before the latest publish")
+
+    assert publish_segments_task.retry_condition_fn(None, None, Failed()) is False
+    assert transient_only is publish_segments_task.retry_condition_fn
+    # what the Prefect UI sends for a deployment run: a dict, checked before the flow starts
+    with pytest.raises(ParameterTypeError, match="plausible run date"):
+        nightly_segmentation(params={"as_of": "3000-01-01"})
+    with pytest.raises(ParameterTypeError, match="k_min"):
+        nightly_segmentation(params={"k_min": 9, "k_max": 3})

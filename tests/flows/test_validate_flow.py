@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -58,7 +59,13 @@ def test_validate_publishes_artifacts_and_passes(prefect_harness, segments_home:
     assert any(t.type == "table" and "age_years" in str(t.data) for t in tables)
     links = read_artifact(artifact_key("docs", "validate_staging"))
     assert any("reports/run-ok/data_docs/index.html" in str(link.data) for link in links)
-    assert (settings.reports_dir / "run-ok" / "data_docs" / "index.html").exists()
+    docs = settings.reports_dir / "run-ok" / "data_docs"
+    index = (docs / "index.html").read_text()
+    # offline Data Docs: the index lists the suite (GX's drew it with JavaScript from a CDN)
+    assert "stg_customers" in index and "passed" in index and "results</a>" in index
+    for page in (p for p in docs.rglob("*.html") if "_gx_store" not in p.parts):
+        html = page.read_text()
+        assert not re.search(r"<(link|script)[^>]+(href|src)=\"https?://", html), page
 
 
 def test_a_critical_failure_fails_the_flow_and_the_stage(prefect_harness, segments_home: Path):

@@ -10,7 +10,7 @@ import pytest
 
 from segments.core.sql import apply_schema
 from segments.ingest.files import ingest_file
-from segments.ingest.sources import builtin_mappings
+from segments.ingest.sources import Column, builtin_mappings
 
 PROJECT = Path(__file__).resolve().parents[2]
 SQL_DIR = PROJECT / "warehouse"
@@ -145,11 +145,12 @@ def test_corrupt_gzip_fails_only_that_file(con, tmp_path):
 
 
 def test_a_load_failing_part_way_leaves_no_partial_rows(con, tmp_path):
-    # invoice_id not required in this mapping, so the empty one fails the staging NOT NULL
-    # constraint after raw and quarantine rows were written inside the transaction
+    # an expression that throws on the third line (a cast, not a try_cast) fails the typing
+    # step after the raw rows were written inside the transaction. (Until 0.3 this test used
+    # an optional invoice_id; entity-required targets are now always required.)
     mapping = builtin_mappings(SQL_DIR)["demo_transactions"]
     columns = dict(mapping.columns)
-    columns["invoice_id"] = columns["invoice_id"].model_copy(update={"required": False})
+    columns["description"] = Column(expression="cast(Quantity as integer)::varchar")
     mapping = mapping.model_copy(update={"columns": columns})
     path = tmp_path / "t.csv"
     path.write_text(HEADER + GOOD + GOOD.replace("536365", "") + GOOD.replace(",6,", ",x,"))

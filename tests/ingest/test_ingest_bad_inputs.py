@@ -155,6 +155,37 @@ CASES: dict[str, Case] = {
         (H + G.replace("WHITE HEART", '"WHITE, HEART"').replace(",6,", ",  6  ,")).encode(),
         (1, 1, 0, 0),
     ),
+    "nan_price": Case(
+        (H + G.replace(",2.55,", ",NaN,")).encode(), (1, 0, 1, 0), {2: "non_finite"}
+    ),
+    "infinite_price": Case(
+        (H + G.replace(",2.55,", ",inf,") + G2.replace(",1.85,", ",-Infinity,")).encode(),
+        (2, 0, 2, 0),
+        {2: "non_finite", 3: "non_finite"},
+    ),
+    "multi_character_delimiter": Case(
+        (H + G).replace(",", "||").encode(), (1, 1, 0, 0), csv={"delimiter": "||"}
+    ),
+    "preamble_lines_skipped": Case(
+        ("Export of 2010-12-01\n\n" + H + G).encode(),
+        (1, 1, 0, 0),
+        csv={"skip_rows": 2},
+    ),
+    "preamble_lines_not_skipped": Case(
+        ("Export of 2010-12-01\n" + H + G).encode(), None, failed_with="missing required column"
+    ),
+    "undeclared_columns": Case(
+        (H.strip() + ",Email\n" + G.strip() + ",jane@example.com\n").encode(), (1, 1, 0, 0)
+    ),
+    "non_zip_xlsx": Case(
+        b"InvoiceNo,StockCode\n1,2\n", None, name="t.xlsx", failed_with="cannot be read as xlsx"
+    ),
+    "truncated_zip_xlsx": Case(
+        b"PK\x03\x04\x14\x00" + b"\x00" * 40,
+        None,
+        name="t.xlsx",
+        failed_with="cannot be read as xlsx",
+    ),
     "corrupt_parquet": Case(
         b"PAR1" + b"\x00garbage" * 50,
         None,
@@ -221,3 +252,101 @@ def test_latin1_text_is_decoded(con, tmp_path):
     assert con.execute("select description from staging.stg_transactions").fetchall() == [
         ("CAFÉ £ MUG",)
     ]
+
+
+def _events_mapping():
+    return builtin_mappings(SQL_DIR)["demo_events"]
+
+
+def test_json_lines_are_quarantined_one_line_at_a_time(con, tmp_path):
+    good = (
+        '{"customer_id": "C1", "session_id": "s1", "event_type": "view", '
+        '"event_ts": "2024-01-01 10:00:00", "channel": "web"}'
+    )
+    lines = [
+        good,
+        '{"customer_id": "C2"',  # cut short
+        "not json at all",
+        "[1, 2]",
+        '"a string"',
+        "",
+        good.replace("C1", "C3"),
+        '{"customer_id": "C4", "x": "\u0001"}\x01tail',
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    result = ingest_file(con, _events_mapping(), path, run_id="j", pii_key=KEY)
+    assert result.status == "loaded", result.message
+    assert (result.rows_read, result.rows_staged, result.rows_quarantined) == (7, 2, 5)
+    reasons = dict(con.execute("select line_number, reason_code from ops.quarantine").fetchall())
+    assert reasons == {
+        2: "malformed_line",
+        3: "malformed_line",
+        4: "malformed_line",
+        5: "malformed_line",
+        8: "malformed_line",
+    }
+
+
+def test_parquet_timestamptz_date_and_nan_columns(con, tmp_path):
+    path = tmp_path / "typed.parquet"
+    duckdb.sql(
+        "copy (select * from (values "
+        "('536365', 'A', 'X', 6, timestamptz '2010-12-01 08:26:00+02', 2.55::double, '17850', 'UK'),"
+        "('536366', 'A', 'X', 6, timestamptz '2010-12-01 08:26:00+00', 'nan'::double, '17850', 'UK'),"
+        "('536367', 'A', 'X', 7.5, timestamptz '2010-12-02 00:00:00+00', 1.0::double, '17850', 'UK')"
+        ") t(InvoiceNo, StockCode, Description, Quantity, InvoiceDate, UnitPrice, CustomerID, Country)) "
+        f"to '{path}' (format parquet)"
+    )
+    result = ingest_file(
+        con, builtin_mappings(SQL_DIR)["demo_transactions"], path, run_id="p", pii_key=KEY
+    )
+    assert (result.rows_read, result.rows_staged, result.rows_quarantined) == (3, 1, 2)
+    staged = con.execute("select invoiced_at::varchar from staging.stg_transactions").fetchall()
+    assert staged == [("2010-12-01 06:26:00",)]  # TIMESTAMPTZ in UTC
+    reasons = dict(con.execute("select line_number, reason_code from ops.quarantine").fetchall())
+    assert reasons == {2: "non_finite", 3: "invalid_integer"}
+    raw_type = dict(
+        con.execute("describe raw.demo_transactions").fetchall()[i][:2] for i in range(8)
+    )
+    assert raw_type["UnitPrice"] == "DOUBLE"  # raw keeps the file's own types
+
+    dates = tmp_path / "dates.parquet"
+    duckdb.sql(
+        "copy (select 'C1' as customer_id, 's' as session_id, 'view' as event_type, "
+        f"date '2024-03-01' as event_ts) to '{dates}' (format parquet)"
+    )
+    result = ingest_file(con, _events_mapping(), dates, run_id="d", pii_key=KEY)
+    assert result.rows_staged == 1, result.message
+    assert con.execute("select event_at::varchar from staging.stg_events").fetchone() == (
+        "2024-03-01 00:00:00",
+    )
+
+
+def test_double_dash_and_dollar_in_column_names_and_patterns(con, tmp_path):
+    mapping = builtin_mappings(SQL_DIR)["demo_transactions"]
+    columns = dict(mapping.columns)
+    columns["invoice_id"] = columns["invoice_id"].model_copy(
+        update={"source": "Invoice--No", "pattern": "(--)?[0-9]{6}$?"}
+    )
+    columns["unit_price"] = columns["unit_price"].model_copy(update={"source": "price$gbp"})
+    mapping = mapping.model_copy(update={"columns": columns})
+    path = tmp_path / "t.csv"
+    header = H.replace("InvoiceNo", "Invoice--No").replace("UnitPrice", "price$gbp")
+    path.write_text(header + G + G2.replace("536366", "--536366") + G.replace("536365", "x"))
+    result = ingest_file(con, mapping, path, run_id="d", pii_key=KEY)
+    assert (result.status, result.rows_staged, result.rows_quarantined) == ("loaded", 2, 1), (
+        result.message
+    )
+    reason = con.execute("select reason from ops.quarantine").fetchone()[0]
+    assert reason == "Invoice--No x does not match (--)?[0-9]{6}$?"
+
+
+def test_an_unreadable_path_is_a_failed_load_not_an_exception(con, tmp_path):
+    path = tmp_path / "loop.csv"
+    path.symlink_to(path)
+    result = ingest_file(
+        con, builtin_mappings(SQL_DIR)["demo_transactions"], path, run_id="u", pii_key=KEY
+    )
+    assert result.status == "failed" and "cannot be read" in result.message
+    assert con.execute("select status from ops.loads").fetchall() == [("failed",)]

@@ -129,5 +129,5 @@ def test_results_are_in_serving_and_the_lake(world):
     settings, results, _, _ = world
     with duckdb.connect(str(settings.serving_path), read_only=True) as con:
         assert con.execute("select count(*) from campaign_results").fetchone()[0] == len(results)
-    part = settings.lake_dir / "marts" / "campaign_results" / f"as_of={LAST}" / "data.parquet"
+    part = settings.lake_dir / "marts" / "campaign_results" / f"as_of={LAST}.parquet"
     assert duckdb.sql(f"select count(*) from '{part}'").fetchone()[0] == len(results)

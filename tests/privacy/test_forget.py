@@ -26,7 +26,10 @@ KEY = "test-key-not-secret"  # tests/conftest.py::segments_home
 
 
 def _customers(landing: Path) -> dict[str, tuple[str, str]]:
-    with (landing / "demo_customers" / "customers.csv").open() as handle:
+    path = landing / "demo_customers" / "customers.csv"
+    if not path.exists():  # a run moves loaded landing files to _processed/
+        path = landing / "demo_customers" / "_processed" / "customers.csv"
+    with path.open() as handle:
         return {r["customer_id"]: (r["name"], r["email"]) for r in csv.DictReader(handle)}
 
 
@@ -90,7 +93,7 @@ def test_forget_erases_everywhere_and_keeps_the_customer_out(prefect_harness, se
     for place in ("ops.quarantine", "raw.demo_events", "staging.stg_transactions",
                   "features.customer_features", "marts.customer_segments",
                   "marts.segment_history", "serving.duckdb:main.customer_segments",
-                  "landing/demo_customers/customers.csv"):  # fmt: skip
+                  "landing/demo_customers/_processed/customers.csv"):  # fmt: skip
         assert erased.get(place, 0) >= 1, place
     assert erased["total"] == sum(v for k, v in erased.items() if k != "total")
     assert _query(home, "select count(*) from customer_segments", "serving.duckdb") == [
@@ -105,10 +108,10 @@ def test_forget_erases_everywhere_and_keeps_the_customer_out(prefect_harness, se
     # re-landed before the next night: an old copy of the transactions, and a new export
     # with the customer in it (and another customer's change)
     shutil.copy(
-        original / "demo_transactions" / "transactions.csv.gz",
+        original / "demo_transactions" / "_processed" / "transactions.csv.gz",
         home / "landing" / "demo_transactions" / "resent.csv.gz",
     )
-    with (original / "demo_customers" / "customers.csv").open() as handle:
+    with (original / "demo_customers" / "_processed" / "customers.csv").open() as handle:
         lines = handle.readlines()
     other = next(line for line in lines[1:] if not line.startswith(raw_id + ","))
     mine = next(line for line in lines if line.startswith(raw_id + ","))

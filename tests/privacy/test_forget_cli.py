@@ -33,7 +33,9 @@ def test_forget_needs_ids(segments_home):
     assert not (segments_home / "warehouse.duckdb").exists()
 
 
-def test_an_ad_hoc_ingest_does_not_bring_an_erased_customer_back(segments_home):
+def test_an_ad_hoc_ingest_does_not_bring_an_erased_customer_back(segments_home, monkeypatch):
+    # 40 demo customers carry the demo's few bad lines: more than the 5% quarantine limit
+    monkeypatch.setenv("SEGMENTS_MAX_QUARANTINE_SHARE", "1")
     home = segments_home
     assert runner.invoke(app, ["demo", "--customers", "40", "--seed", "2"]).exit_code == 0
     landing = home / "landing" / "demo_customers"
@@ -59,7 +61,9 @@ def test_an_ad_hoc_ingest_does_not_bring_an_erased_customer_back(segments_home):
     assert again.output.count("skipped") == 2  # the rewritten files are known by content
 
 
-def test_a_file_that_cannot_be_fixed_fails_the_erasure_by_name(segments_home):
+def test_a_file_that_cannot_be_fixed_fails_the_erasure_by_name(segments_home, monkeypatch):
+    # 40 demo customers carry the demo's few bad lines: more than the 5% quarantine limit
+    monkeypatch.setenv("SEGMENTS_MAX_QUARANTINE_SHARE", "1")
     assert runner.invoke(app, ["demo", "--customers", "20"]).exit_code == 0
     landing = segments_home / "landing" / "demo_customers"
     assert runner.invoke(app, ["ingest", "demo_customers", str(landing)]).exit_code == 0

@@ -28,6 +28,9 @@ ARGS = {
     "rollback": ["m1"],
     "backfill": ["2026-01-01", "2026-01-08"],
     "forget": ["C0000001"],
+    "api": [],
+    "watch": ["--interval", "1"],
+    "sources": ["check", "online_retail", "x.csv"],
 }
 
 
@@ -68,6 +71,7 @@ def test_every_command_refuses_a_short_production_key_first(
 ):
     commands = {c.name or c.callback.__name__ for c in app.registered_commands}
     commands = {"serve" if c == "serve_cmd" else c for c in commands}
+    commands |= {group.name for group in app.registered_groups}
     assert commands == ARGS.keys()
     monkeypatch.setenv("SEGMENTS_ENVIRONMENT", "production")
     monkeypatch.setenv("SEGMENTS_PII_KEY", "short-key")
@@ -130,6 +134,7 @@ def test_everything_written_under_home_is_private(
 ):
     os.umask(0o022)  # what a shell usually has: 644 files in 755 folders
     monkeypatch.setenv("SEGMENTS_FILE_ACCESS", access)
+    monkeypatch.setenv("SEGMENTS_MAX_QUARANTINE_SHARE", "1")  # 30 demo customers: a few bad lines
     runner = CliRunner()
     assert runner.invoke(app, ["demo", "--customers", "30"]).exit_code == 0
     landing = segments_home / "landing" / "demo_customers"

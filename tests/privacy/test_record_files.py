@@ -103,3 +103,30 @@ def test_json_lines_and_excel(tmp_path):
     assert removed == 2
     rows = list(load_workbook(io.BytesIO(tmp.read_bytes())).active.iter_rows(values_only=True))
     assert rows == [("CustomerID", "Qty"), (17851, 17850)]
+
+
+def test_whitespace_multi_character_delimiters_and_a_preamble(tmp_path):
+    """Layouts a mapping may declare for DuckDB: runs of spaces, '||', lines before a header."""
+    cases = {
+        "cd.txt": (
+            TextLayout(delimiter="whitespace", header=False),
+            "00001 19970101 1 11.77\n17850   19970112  2 89.00\n00002 19970102 3 20.76\n",
+            {"column0"},
+        ),
+        "pipes.csv": (
+            TextLayout(delimiter="||", skip_rows=2),
+            "export of 2024-01-02\nsecond line\ncustomer_id||total\n17850||5\n17851||6\n",
+            {"customer_id"},
+        ),
+    }
+    for name, (layout, text, ids) in cases.items():
+        path = tmp_path / name
+        path.write_text(text)
+        tmp = path.with_name("." + name + ".tmp-t")
+        who = Customers(WHO.pseudonyms, WHO.raw_ids, frozenset(ids))
+        removed = rewrite_records(
+            path, tmp, record_matcher(who), id_columns=who.id_columns, layouts=[layout]
+        )
+        kept = [line for line in text.splitlines(keepends=True) if "17850" not in line]
+        assert removed == 1, name
+        assert tmp.read_text() == "".join(kept), name

@@ -37,8 +37,9 @@ def _features(customer: str, segment_id: int) -> dict[str, Any]:
     return {
         "recency_days": 10 * segment_id + spread,
         "frequency": 5 - segment_id + spread % 3,
-        "monetary": 100.0 * (5 - segment_id) + spread,
-        "clv": 50.0 + spread,
+        # fractions of a cent, as real sums and model outputs have: the publish rounds them
+        "monetary": 100.0 * (5 - segment_id) + spread + 1 / 3,
+        "clv": 50.0 + spread + 2 / 7,
     }
 
 
@@ -97,8 +98,9 @@ def prepare_run(
         )
         con.unregister("_rows")
         con.execute(
-            "insert or replace into ops.runs values ($run, 'nightly_segmentation', 'run', "
-            "'running', $as_of, now()::timestamp, null, null, null)",
+            "insert or replace into ops.runs (run_id, flow_name, stage, status, as_of, "
+            "started_at) values ($run, 'nightly_segmentation', 'run', 'running', $as_of, "
+            "now()::timestamp)",
             {"run": run_id, "as_of": as_of},
         )
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from publish_world import publish, world_settings
 
+from segments.core.errors import RefusedError
 from segments.publish.exports import export_snapshot
 from segments.settings import Settings
 
@@ -166,11 +167,11 @@ def test_rerun_of_the_same_as_of_replaces_that_publish(settings):
     publish(settings, run_id="r2-third", as_of=D2, assignments=rerun)
     assert _history(settings) == before
     lake = settings.lake_dir / "marts" / "customer_segments"
-    assert sorted(p.parent.name for p in lake.glob("*/*.parquet")) == [
-        "as_of=2026-01-01",
-        "as_of=2026-01-08",
+    assert sorted(p.name for p in lake.iterdir()) == [
+        "as_of=2026-01-01.parquet",
+        "as_of=2026-01-08.parquet",
     ]
-    part = pd.read_parquet(lake / "as_of=2026-01-08" / "data.parquet")
+    part = pd.read_parquet(lake / "as_of=2026-01-08.parquet")
     assert set(part["run_id"]) == {"r2-third"} and len(part) == 4
     changes = pd.read_csv(settings.exports_dir / "segment_changes_2026-01-08.csv")
     assert changes["customer_id"].tolist() == ["b"]
@@ -203,18 +204,14 @@ def test_readers_get_serving_file_lake_and_crm_exports(settings):
         } <= tables
         assert con.execute("select distinct run_id from customer_segments").fetchall() == [("r2",)]
         assert con.execute("select model_version from model_registry").fetchall() == [("m1",)]
-    # hive-partitioned lake: pandas/pyarrow and DuckDB both get as_of back from the folder
+    # one file per publish, as_of a DATE inside: pandas and DuckDB read the folder as is
     lake = settings.lake_dir / "marts" / "customer_segments"
     frame = pd.read_parquet(lake)
-    assert len(frame) == 8 and sorted(frame["as_of"].astype(str).unique()) == [
-        "2026-01-01",
-        "2026-01-08",
-    ]
+    assert len(frame) == 8 and sorted(frame["as_of"].unique()) == [D1, D2]
     with duckdb.connect() as con:
         got = con.execute(
-            "select as_of, count(*) from read_parquet($p, hive_partitioning = true)"
-            " group by 1 order by 1",
-            {"p": str(lake / "*" / "*.parquet")},
+            "select as_of, count(*) from read_parquet($p) group by 1 order by 1",
+            {"p": str(lake / "*.parquet")},
         ).fetchall()
     assert got == [(D1, 4), (D2, 4)]
     changes = pd.read_parquet(settings.exports_dir / "segment_changes_2026-01-08.parquet")
@@ -241,5 +238,5 @@ def test_export_snapshot_reads_any_published_as_of_from_the_lake(settings):
     first = pd.read_parquet(export_snapshot(settings, D1)["parquet"])
     assert dict(zip(first["customer_id"], first["segment_id"], strict=True)) == RUN1
     assert set(first["run_id"]) == {"r1"} and set(first["as_of"].astype(str)) == {"2026-01-01"}
-    with pytest.raises(FileNotFoundError, match="no publish for as_of"):
+    with pytest.raises(RefusedError, match="no publish for as_of"):
         export_snapshot(settings, D3)

@@ -1,4 +1,5 @@
-"""A publish killed with SIGKILL (a real child process) leaves what readers see untouched."""
+"""A publish killed with SIGKILL (a real child process): readers see the old publish or the new
+one, never a mix, and the marts never run ahead of the serving file."""
 
 from __future__ import annotations
 
@@ -82,37 +83,73 @@ def _kill_publish_at(settings: Settings, tmp_path: Path, *, as_of: date, stop_at
     assert child.returncode == -signal.SIGKILL
 
 
+def _served_run(settings: Settings) -> str:
+    with duckdb.connect(str(settings.serving_path), read_only=True) as con:
+        (runs,) = con.execute(
+            "select string_agg(distinct run_id) from customer_segments"
+        ).fetchone()
+    return runs
+
+
+def _lake_runs(settings: Settings) -> set[str]:
+    lake = settings.lake_dir / "marts" / "customer_segments"
+    with duckdb.connect() as con:
+        return {
+            r
+            for (r,) in con.execute(
+                "select distinct run_id from read_parquet($p)", {"p": str(lake / "*.parquet")}
+            ).fetchall()
+        }
+
+
+BEFORE_SERVING_SWAP = ["history", "serving:segment_history", "manifest", "swap"]
+AFTER_SERVING_SWAP = ["swapped:serving", "commit"]
+
+
 @pytest.mark.parametrize(
     ("as_of", "stop_at"),
     [
         (D2, "history"),  # inside the marts transaction
         (D1, "serving:segment_history"),  # re-run of D1, serving tmp file half written
-        (D2, "swap"),  # every file pending, none renamed yet
+        (D2, "manifest"),  # every file written, no manifest yet
+        (D2, "swap"),  # every file pending and listed, none renamed yet
+        (D2, "swapped:serving"),  # serving.duckdb renamed: this publish happened for readers
+        (D1, "commit"),  # every file renamed, the marts not committed
     ],
 )
-def test_killed_publish_leaves_served_files_untouched(tmp_path, as_of, stop_at):
+def test_killed_publish_never_leaves_the_marts_ahead_of_the_serving_file(tmp_path, as_of, stop_at):
+    from segments.publish import recover_published as recover
+
     settings = world_settings(tmp_path / "home")
     publish(settings, run_id="r1", as_of=D1, assignments=RUN1)
     served, marts = _served(settings), _marts(settings)
 
     _kill_publish_at(settings, tmp_path, as_of=as_of, stop_at=stop_at)
 
-    assert _served(settings) == served  # byte for byte: serving.duckdb, Parquet, exports
-    if stop_at == "history":
-        # the transaction never committed: WAL recovery discards it
-        assert _marts(settings) == marts
+    # the marts commit last: whatever the kill point, the warehouse still holds r1
+    assert _marts(settings) == marts
+    if stop_at in BEFORE_SERVING_SWAP:
+        assert _served(settings) == served  # byte for byte: serving.duckdb, Parquet, exports
     else:
-        # the warehouse committed (only the pipeline reads it); readers still see r1
+        assert _served_run(settings) == "r2"
+    done = recover(settings)  # what the next run's preamble does
+    assert not list(settings.home.rglob(".*.tmp-*")) and not list(
+        settings.home.rglob(".publish-*")
+    )
+    if stop_at in BEFORE_SERVING_SWAP:
+        assert _served(settings) == served and _marts(settings) == marts
+        assert "marts_restored_from_serving" not in done
+    else:  # finished from the manifest: files renamed, marts set from the serving file
+        assert done["finished_publish"] == "r2"
+        assert _served_run(settings) == "r2" and _lake_runs(settings) >= {"r2"}
         assert _marts(settings)[2][-1] == (as_of, "r2")
-        assert list(settings.home.rglob(".*.tmp-r2*"))
-    with duckdb.connect(str(settings.serving_path), read_only=True) as con:
-        assert con.execute("select distinct run_id from customer_segments").fetchall() == [("r1",)]
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+            assert con.execute(
+                "select distinct run_id from marts.customer_segments"
+            ).fetchall() == [("r2",)]
 
-    # the next publish cleans the leftovers and serves the new run
+    # the next publish serves the new run
     publish(settings, run_id="r2-retry", as_of=as_of, assignments=RUN2)
     assert not list(settings.home.rglob(".*.tmp-*"))
-    with duckdb.connect(str(settings.serving_path), read_only=True) as con:
-        assert con.execute("select distinct run_id from customer_segments").fetchall() == [
-            ("r2-retry",)
-        ]
-    assert _marts(settings)[2][-1] == (as_of, "r2-retry")
+    assert _served_run(settings) == "r2-retry"
+    assert _marts(settings)[2][-1][1] == "r2-retry"
