@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from segments.core.errors import RefusedError
 from segments.lifecycle import AUTO_RULES, RetrainInputs, retrain_due
 from segments.lifecycle.registry import Champion
 
@@ -39,7 +40,7 @@ def test_modes_and_the_feature_set_rule() -> None:
         True,
         "no champion model yet",
     )
-    with pytest.raises(RuntimeError, match="no champion model exists yet"):
+    with pytest.raises(RefusedError, match="no champion model exists yet"):  # exit 6
         retrain_due(None, "never", "retail", date(2025, 1, 2), 7)
     due, why = retrain_due(CHAMPION, "auto", "retail_web", date(2025, 1, 2), 7)
     assert due and why == "feature set changed (retail -> retail_web)"
