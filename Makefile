@@ -15,10 +15,11 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 export GX_ANALYTICS_ENABLED ?= false
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format bench bench-stages bench-api clean
+.PHONY: help install run test lint format bench bench-stages bench-api bench-quality clean
 
 help: ## Show the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s
+", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -55,6 +56,9 @@ bench-stages: $(STAMP) ## Each stage in its own process at the first of LINES, b
 
 bench-api: $(STAMP) ## Lookup-service p50/p99 under 2,000 requests from 8 clients, with publishes
 	$(BIN)/python -m bench.api_bench --requests 2000 --clients 8
+
+bench-quality: $(STAMP) ## Segment quality vs peers on Online Retail and demo data (bench/results/quality.md)
+	$(BIN)/python -m bench.quality
 
 clean: ## Remove the demo home (.segments) and caches, keep .venv
 	rm -rf .segments .pytest_cache .ruff_cache

@@ -1,4 +1,6 @@
-"""The model stage on full UCI Online Retail: chosen model, metrics, backtest vs RFM, time.
+"""The model stage on full UCI Online Retail: chosen model, candidates, backtest vs peers, time.
+
+(The issue-15 table with peers on the real future is `make bench-quality`: bench/quality.py.)
 
     .venv/bin/python -m bench.online_retail_models [--algorithms kmeans gmm agglomerative]
 
@@ -81,12 +83,11 @@ def run(home: Path, algorithms: list[str], path: Path = ONLINE_RETAIL) -> dict:
         )
         seconds = time.perf_counter() - started
         candidates = con.execute(
-            "select algorithm, k, round(silhouette, 3) as sil, round(davies_bouldin, 3) as db, "
+            "select candidate, round(objective, 4) as objective, "
+            "round(backtest_eta2, 3) as eta2, round(backtest_retention_spread, 3) as spread, "
             "round(smallest_share, 3) as smallest, round(stability, 2) as stab, "
-            "round(backtest_explained_variance, 3) as ev, "
-            "round(backtest_retention_spread, 3) as spread, round(business_score, 3) as biz, "
-            "beats_baseline as beats, passed_gates as gates, chosen "
-            "from ops.model_candidates where model_version = $v order by algorithm, k",
+            "round(silhouette, 3) as sil, passed_gates as gates, chosen "
+            "from ops.model_candidates where model_version = $v order by objective desc",
             {"v": result["model_version"]},
         ).df()
         backtests = con.execute(

@@ -24,10 +24,11 @@ def fact(stage: str, details: Any) -> str | None:
     if stage == "train":
         if not d.get("trained"):
             return f"model: champion kept ({d.get('retrain_reason')})"
-        verdict = "promoted to champion" if d.get("promoted") else "not promoted"
+        verdict = "promoted to champion" if d.get("promoted") else "kept back"
+        chosen = d.get("recipe") or f"{d.get('algorithm')} k={d.get('k')}"
         return (
-            f"model: trained {d.get('candidates')} candidates, chose {d.get('algorithm')} "
-            f"k={d.get('k')} ({d.get('model_version')}), {verdict}: {d.get('promotion_reason')}"
+            f"model: trained {d.get('candidates')} candidates, chose {chosen} "
+            f"({d.get('model_version')}), {verdict}: {d.get('promotion_reason')}"
         )
     if stage == "score":
         return f"score: {d.get('customers', 0):,} customers scored with {d.get('model_version')}"

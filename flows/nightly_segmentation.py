@@ -53,11 +53,14 @@ def nightly_segmentation(params: NightlyParams | None = None) -> dict[str, Any]:
                 params.retrain,
                 params.train_config(ctx.settings.seed),
                 monitor_reason=summary["monitor"]["retrain_reason"],
+                promote=params.promote,
             ),
         )
         summary["score"] = announce("score", score_customers_task(ctx, params.feature_set))
         build_candidate_task(ctx)
-        validate(ctx, "validate_segments", params.feature_set)
+        # the customers scored are the champion's: its feature set, not the run's, when a
+        # challenger on another feature set was kept back
+        validate(ctx, "validate_segments", summary["score"]["feature_set"])
         summary["publish"] = announce("publish", publish_segments_task(ctx))
         summary["monitor_page"] = build_monitor_page_task(ctx)
         summary["report"] = announce("report", build_report_task(ctx))

@@ -46,6 +46,11 @@ class _ModelParams(BaseModel):
     )
     k_min: int = Field(default=3, ge=2, le=20, description="Fewest segments marketing can use.")
     k_max: int = Field(default=8, ge=2, le=30, description="Most segments marketing can use.")
+    promote: bool = Field(
+        default=False,
+        description="Make the new model champion even when the promotion rule would keep "
+        "the current one (the registry records what the rule said).",
+    )
 
     @field_validator("as_of")
     @classmethod

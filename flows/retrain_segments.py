@@ -30,7 +30,11 @@ def retrain_segments(params: RetrainParams | None = None) -> dict[str, Any]:
         validate(ctx, "validate_features", params.feature_set)
         summary.update(
             fit_candidates(
-                ctx, params.feature_set, "always", params.train_config(ctx.settings.seed)
+                ctx,
+                params.feature_set,
+                "always",
+                params.train_config(ctx.settings.seed),
+                params.promote,
             )
         )
     return summary

@@ -20,9 +20,10 @@ def fit_candidates(
     retrain: RetrainMode,
     config: TrainConfig,
     monitor_reason: str | None = None,
+    promote: bool = False,
 ) -> dict[str, Any]:
-    """Retrain when due (or asked, or monitoring saw drift/decay); promote only a better
-    model; save the new model's training distribution for drift."""
+    """Retrain when due (or asked, or monitoring saw drift/decay); promote by the rule or on
+    request; save the new model's training distribution for drift."""
     with ctx.stage("train") as details, connect(ctx.settings) as con:
         details.update(
             train_stage(
@@ -34,6 +35,7 @@ def fit_candidates(
                 retrain=retrain,
                 config=config,
                 monitor_reason=monitor_reason,
+                promote=promote,
             )
         )
         if details.get("trained"):

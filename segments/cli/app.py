@@ -225,6 +225,12 @@ def run(
     feature_set: Annotated[
         str, typer.Option(help=" | ".join(FEATURE_SET_NAMES))
     ] = DEFAULT_FEATURE_SET,
+    promote: Annotated[
+        bool,
+        typer.Option(
+            "--promote", help="Make a newly trained model champion even if the rule keeps the old."
+        ),
+    ] = False,
 ) -> None:
     """Run the nightly flow once, now, on this machine."""
     _quiet_prefect()
@@ -232,7 +238,11 @@ def run(
     from segments.settings import Settings
 
     params = _params(
-        NightlyParams, as_of=_date(as_of, "--as-of"), retrain=retrain, feature_set=feature_set
+        NightlyParams,
+        as_of=_date(as_of, "--as-of"),
+        retrain=retrain,
+        feature_set=feature_set,
+        promote=promote,
     )
     Settings()  # bad SEGMENTS_* variables stop here (see main), before any server or file
     from flows.nightly_segmentation import nightly_segmentation
@@ -246,6 +256,12 @@ def run(
         f"{len(published.get('segments', {}))} segments as of {summary['as_of']} "
         f"(run {summary['run_id']}); report: {summary.get('report')}"
     )
+    train = summary.get("train", {})
+    if train.get("kept_back"):  # the champion still scores: say so, and why (as status does)
+        why = train["promotion_reason"].removeprefix("champion kept: ")
+        typer.echo(
+            f"challenger {train['model_version']} (as of {summary['as_of']}) kept back: {why}"
+        )
 
 
 @app.command()

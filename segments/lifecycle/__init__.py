@@ -1,8 +1,9 @@
-"""The model lifecycle, features -> model -> scores: when to retrain and how a challenger is
-trained, backtested and registered (`train`), the out-of-time business backtest
-(`backtest`), when to retrain (`retrain`), the promotion rule (`promotion`), the registry and the champion (`registry`),
-the segment catalog and its names (`catalog`), and scoring every customer (`score`). The
-pure modelling it calls lives in segments.models."""
+"""The model lifecycle, features -> model -> scores: how a challenger is chosen and
+registered (`train`), the snapshots of the past it is judged on (`snapshots`, `backtest`),
+how good its segments are against their peers (`evaluation`), when to retrain
+(`retrain`), the promotion rule (`promotion`), the registry, the champion and a kept-back
+challenger (`registry`), the segment catalog and its names (`catalog`), and scoring every
+customer (`score`). The pure modelling it calls lives in segments.models."""
 
 from segments.core.lazy import lazy_exports
 
@@ -12,6 +13,12 @@ _EXPORTS = {
     "retrain_due": "retrain",
     "train_challenger": "train",
     "train_stage": "train",
+    # the rows a model reads: the feature set's relation plus the lifetime-value columns
+    "load_features": "train",
+    "AUTO_RULES": "retrain",
+    "RetrainInputs": "retrain",
+    "PROMOTION_RULE": "promotion",
+    "kept_back": "registry",
     "Champion": "registry",
     "current_champion": "registry",
     "rollback_model": "registry",

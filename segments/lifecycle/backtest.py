@@ -1,8 +1,11 @@
-"""Business backtest: what customers of each segment did after a past cutoff.
+"""Out-of-time backtest: what customers of each segment did after a past cutoff.
 
-A segmentation is useful when its segments behave differently afterwards. For a cutoff
-before as_of (default as_of - 90 days) we take the features as of the cutoff, assign each
-customer a segment, and measure in staging, over [cutoff, cutoff + horizon):
+A segmentation is useful when its segments behave differently afterwards. Training builds
+snapshots of the past (segments.models.backtest_select): the features as of the validation
+cutoff c1 = as_of - horizon with what customers did over [c1, as_of), and, for candidates
+that learn from an outcome, the features as of c2 = c1 - horizon with the outcome over
+[c2, c1). Candidates are fitted at those cutoffs, never at as_of, so no fit has seen the
+window it is judged on. Per segment, over [cutoff, cutoff + horizon):
 
 - retention: share of the segment's customers who bought again (a purchase invoice);
 - revenue_per_customer: mean net revenue (purchases minus returns), non-buyers as 0;
@@ -24,13 +27,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from segments.core.sql import run_layer, select_model
@@ -178,25 +179,6 @@ def backtest_assignments(
     return summarise(assignments, outcomes)
 
 
-def beats(summary: dict[str, Any], baseline: dict[str, Any]) -> bool:
-    """True when segments beat the baseline on explained variance and on retention spread."""
-    return bool(
-        summary["explained_variance"] > baseline["explained_variance"]
-        and summary["retention_spread"] > baseline["retention_spread"]
-    )
-
-
-def business_score(summary: dict[str, Any], baseline: dict[str, Any] | None) -> float:
-    """Mean lift over the baseline of the two summaries (1.0 = as good as RFM)."""
-    if baseline is None:
-        return float(np.mean([summary["explained_variance"], summary["retention_spread"]]))
-    lifts = [
-        summary[key] / baseline[key] if baseline[key] > 0 else summary[key]
-        for key in ("explained_variance", "retention_spread")
-    ]
-    return float(np.mean(lifts))
-
-
 def history_before(con: duckdb.DuckDBPyConnection, cutoff: date) -> int:
     """Days of transaction history before the cutoff (0 when there is none)."""
     row = con.execute(
@@ -205,68 +187,6 @@ def history_before(con: duckdb.DuckDBPyConnection, cutoff: date) -> int:
         {"cutoff": cutoff},
     ).fetchone()
     return int(row[0]) if row else 0
-
-
-@dataclass
-class Backtest:
-    """Features and outcomes at one cutoff, ready to backtest any model on them."""
-
-    cutoff: date
-    horizon_days: int
-    frame: pd.DataFrame  # features as of the cutoff
-    outcomes: pd.DataFrame  # customer_outcomes over [cutoff, cutoff + horizon)
-    baseline_segments: pd.DataFrame | None = None  # rfm_baseline per segment
-    baseline: dict[str, Any] | None = None  # rfm_baseline summary
-
-    def run(self, model: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
-        """Assign the cutoff customers with the model's predict and summarise their outcomes."""
-        labels = model.predict(self.frame)
-        assigned = pd.DataFrame({"customer_id": self.frame["customer_id"], "segment": labels})
-        return summarise(assigned, self.outcomes)
-
-    def score(self, model: Any) -> dict[str, Any]:
-        """The summary plus business_score and beats_baseline, for the selection rule."""
-        summary = self.run(model)[1]
-        summary["business_score"] = business_score(summary, self.baseline)
-        summary["beats_baseline"] = (
-            beats(summary, self.baseline) if self.baseline is not None else None
-        )
-        return summary
-
-
-def prepare_backtest(
-    con: duckdb.DuckDBPyConnection,
-    sql_dir: Path,
-    *,
-    relation: str,
-    as_of: date,
-    horizon_days: int,
-    cutoff: date | None = None,
-    min_customers: int = 50,
-    min_history_days: int = 90,
-    params: Mapping[str, Any] | None = None,
-) -> Backtest | str:
-    """Features, outcomes and the RFM baseline at the cutoff; or why the backtest is skipped."""
-    if horizon_days == 0:
-        return "backtest disabled (backtest_horizon_days = 0)"
-    if relation != "features.customer_features":
-        return f"{relation} has no purchase history to backtest against"
-    cutoff, _ = backtest_window(as_of, horizon_days, cutoff)
-    days = history_before(con, cutoff)
-    if days < min_history_days:
-        return (
-            f"only {days} days of history before the backtest cutoff {cutoff} (need "
-            f"{min_history_days} + a {horizon_days}-day horizon); backtest skipped"
-        )
-    frame = features_as_of(con, sql_dir, relation, cutoff, params)
-    if len(frame) < min_customers:
-        return f"only {len(frame)} customers at the backtest cutoff {cutoff}; backtest skipped"
-    outcomes = customer_outcomes(con, sql_dir, cutoff=cutoff, horizon_days=horizon_days)
-    test = Backtest(cutoff, horizon_days, frame, outcomes)
-    if "rfm_segment" in frame:
-        rfm = frame[["customer_id", "rfm_segment"]].rename(columns={"rfm_segment": "segment"})
-        test.baseline_segments, test.baseline = summarise(rfm, outcomes)
-    return test
 
 
 def backtest_rows(
@@ -298,6 +218,9 @@ def backtest_rows(
         "explained_variance": summary["explained_variance"],
         "retention_spread": summary["retention_spread"],
         "retention_std": summary["retention_std"],
+        "k": summary.get("k", len(per)),
+        "retention_eta2": summary.get("retention_eta2"),
+        "objective": summary.get("objective"),
     }
     rows = rows.drop(columns="segment")
     return pd.concat([rows, pd.DataFrame([total])], ignore_index=True)

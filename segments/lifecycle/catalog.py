@@ -9,7 +9,13 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from segments.models import SegmentModel, inherit_names, match_segments, profile_segments
+from segments.models import (
+    VALUE_COLUMNS,
+    SegmentModel,
+    inherit_names,
+    match_segments,
+    profile_segments,
+)
 
 
 def previous_assignment(con: duckdb.DuckDBPyConnection) -> pd.Series | None:
@@ -38,10 +44,11 @@ def build_catalog(
     """
     previous = previous_assignment(con)
     match = match_segments(labels, customer_ids=frame["customer_id"].to_numpy(), previous=previous)
+    value = [c for c in VALUE_COLUMNS if c in frame and frame[c].notna().any()]
     profiles = profile_segments(
         frame,
         labels,
-        features=profile_features,
+        features=list(dict.fromkeys([*profile_features, *value])),
         revenue_column="monetary" if "monetary" in frame else None,
         currency=currency,
     )
@@ -55,6 +62,7 @@ def build_catalog(
         )
     names = inherit_names(match, previous_names, summary["name"].to_dict())
     model.metadata["segment_ids"] = [int(match.mapping[label]) for label in range(model.k)]
+    rules = model.metadata.get("rules") or {}
     rows = []
     for label in range(model.k):
         seg_id = match.mapping[label]
@@ -66,6 +74,7 @@ def build_catalog(
                 "description": None if row is None else row["description"],
                 "action": None if row is None else row["action"],
                 "centroid": json.dumps([round(float(v), 6) for v in model.centroids[label]]),
+                "rule": rules.get(label),
             }
         )
     identity: dict[str, Any] = {

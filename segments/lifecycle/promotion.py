@@ -1,15 +1,53 @@
-"""Whether a challenger replaces the champion: gates, quality on current data, backtest."""
+"""Whether a challenger replaces the champion, and the backtest record of a training run.
+
+Promotion rule (`should_promote`), first match wins:
+1. No champion yet: promote.
+2. The caller asked for it (`segments run --promote`, flow parameter `promote`): promote.
+3. The challenger failed the selection gates: keep the champion.
+4. An out-of-time backtest ran: the champion is judged on the same validation window as the
+   challenger. Its recipe (family, space, k) is refitted at the same cutoffs, so both are
+   measured out of time on today's data; a champion without a recipe is applied as it is
+   (it may have seen part of the window, which favours it). The challenger replaces it
+   when its objective is at least the champion's minus `promotion_tolerance`.
+5. No backtest: a challenger on another feature set is not comparable, so the champion
+   stays (pass --promote to replace it); on the same feature set the challenger must be
+   at least as good on silhouette (or on Davies-Bouldin with silhouette within 0.02),
+   both measured on the current features in each model's own space.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from segments.lifecycle.backtest import Backtest, backtest_rows
 from segments.lifecycle.registry import Champion
-from segments.models import SegmentModel
+from segments.lifecycle.snapshots import BacktestData
+from segments.models import (
+    Recipe,
+    SegmentModel,
+    TrainConfig,
+    fit_recipe,
+    objective_value,
+    outcome_scores,
+)
+
+PROMOTION_RULE = __doc__ or ""
+
+
+@dataclass
+class Decision:
+    """The promotion decision, why, and the champion's scores on the window (if measured)."""
+
+    promote: bool
+    reason: str
+    champion_scores: dict[str, Any] | None = None
+
+    @property
+    def kept_back(self) -> bool:
+        return not self.promote
 
 
 def quality_on(
@@ -29,121 +67,110 @@ def quality_on(
     }
 
 
-def backtest_record(
-    test: Backtest | str,
-    model: SegmentModel,
-    catalog: pd.DataFrame,
-    champion: dict[str, Any] | None,
-) -> tuple[dict[str, Any], pd.DataFrame | None]:
-    """The registry JSON and the ops.backtests rows (model, then RFM baseline) of a backtest."""
-    if isinstance(test, str):
-        return {"status": "skipped", "reason": test}, None
-    per, summary = test.run(model)
-    ids = model.metadata.get("segment_ids") or list(range(model.k))
-    names = dict(zip(catalog["segment_id"], catalog["segment_name"], strict=True))
-    rows = [
-        backtest_rows(
-            per,
-            summary,
-            segment_ids=dict(enumerate(ids)),
-            segment_names={i: names[s] for i, s in enumerate(ids)},
-        ).assign(method="model")
-    ]
-    record: dict[str, Any] = {
-        "status": "ok",
-        "cutoff": test.cutoff.isoformat(),
-        "horizon_days": test.horizon_days,
-        "model": summary,
-    }
-    if test.baseline is not None and test.baseline_segments is not None:
-        rows.append(
-            backtest_rows(test.baseline_segments, test.baseline).assign(method="rfm_baseline")
-        )
-        record["rfm_baseline"] = test.baseline
-        record["beats_baseline"] = (
-            summary["explained_variance"] > test.baseline["explained_variance"]
-            and summary["retention_spread"] > test.baseline["retention_spread"]
-        )
-    if champion is not None:
-        record["champion"] = champion
-    return record, pd.concat(rows, ignore_index=True).assign(
-        cutoff=test.cutoff, horizon_days=test.horizon_days
-    )
-
-
-def backtest_headline(record: dict[str, Any]) -> dict[str, Any]:
-    """The headline numbers of a backtest record, for the run's details."""
-    if record["status"] != "ok":
-        return record
-    keys = ("explained_variance", "retention_spread")
-    out: dict[str, Any] = {
-        "cutoff": record["cutoff"],
-        "model": {k: round(record["model"][k], 4) for k in keys},
-    }
-    if "rfm_baseline" in record:
-        out["rfm_baseline"] = {k: round(record["rfm_baseline"][k], 4) for k in keys}
-        out["beats_baseline"] = record["beats_baseline"]
-    return out
+def champion_on_window(
+    model: SegmentModel, data: BacktestData, config: TrainConfig
+) -> dict[str, Any] | None:
+    """The champion's scores on the validation window: its recipe refitted at the cutoffs,
+    else the model as trained; None when neither can assign the validation customers."""
+    v, train = data.inputs.validate, data.inputs.train
+    recipe = model.metadata.get("recipe")
+    labels, how = None, ""
+    if recipe:
+        r = Recipe.from_dict(recipe)
+        cols_ok = all(c in v.frame and v.frame[c].notna().any() for c in r.columns)
+        if cols_ok and (not r.supervised or train is not None):
+            labels = fit_recipe(r, v.frame, train, config).predict(v.frame)
+            how = f"its recipe {r.label} refitted at {data.cutoff}"
+    if labels is None and all(c in v.frame for c in model.features):
+        labels, how = model.predict(v.frame), "as trained (it may have seen part of the window)"
+    if labels is None:
+        return None
+    scores = outcome_scores(labels, v.y, v.retained)
+    return {**scores, "objective": objective_value(scores, config.objective), "how": how}
 
 
 def should_promote(
     result: Any,
     champion: Champion | None,
-    frame: pd.DataFrame,
-    feature_set: str,
-    seed: int,
     *,
-    backtest: Backtest | None = None,
-    tolerance: float = 0.01,
-) -> tuple[bool, str, dict[str, Any] | None]:
-    """A challenger replaces the champion only when it passes the gates and is not worse.
-
-    Not worse means both: quality on the current features (silhouette, or Davies-Bouldin
-    with silhouette within 0.02) and, when a backtest ran, explained variance and retention
-    spread at the same cutoff each within `tolerance` of the champion's. Returns the
-    decision, the reason, and the champion's backtest summary (None when not computed).
-    """
+    feature_set: str,
+    frame: pd.DataFrame,
+    data: BacktestData | str,
+    config: TrainConfig,
+    seed: int,
+    force: bool = False,
+) -> Decision:
+    """Apply the promotion rule (module docstring)."""
     if champion is None:
-        return True, "first model: promoted", None
+        return Decision(True, "first model: promoted")
+    decision = _compare(result, champion, feature_set, frame, data, config, seed)
+    if force and not decision.promote:
+        rule = decision.reason.removeprefix("champion kept: ")
+        return Decision(
+            True,
+            f"promoted on request (promote=true); the rule alone would have kept the "
+            f"champion: {rule}",
+            decision.champion_scores,
+        )
+    return decision
+
+
+def _compare(
+    result: Any,
+    champion: Champion,
+    feature_set: str,
+    frame: pd.DataFrame,
+    data: BacktestData | str,
+    config: TrainConfig,
+    seed: int,
+) -> Decision:
+    """Rule steps 3-5: the challenger against an existing champion."""
     if not result.passed_gates:
-        return False, "challenger failed the selection gates: champion kept", None
+        return Decision(False, "champion kept: the challenger failed the selection gates")
+    old = SegmentModel.load(champion.artifact_path)
+    if isinstance(data, BacktestData):
+        chosen = result.candidates[result.candidates["chosen"]].iloc[0]
+        mine = float(chosen["objective"])
+        theirs = champion_on_window(old, data, config)
+        if theirs is None:
+            return Decision(
+                False,
+                f"champion kept: {champion.model_version} cannot assign the backtest's "
+                "customers (its features are missing), so the challenger cannot be compared;"
+                " pass --promote to replace it",
+            )
+        detail = (
+            f"backtest objective {mine:.4f} vs champion {theirs['objective']:.4f} "
+            f"({theirs['how']}) on the outcome after {data.cutoff}"
+        )
+        better = mine >= theirs["objective"] - config.promotion_tolerance
+        return Decision(
+            better,
+            f"promoted: not worse than the champion ({detail})"
+            if better
+            else f"champion kept: the challenger is worse by more than "
+            f"{config.promotion_tolerance:g} ({detail})",
+            theirs,
+        )
     if champion.feature_set != feature_set:
-        return True, "feature set changed: promoted", None
-    old_model = SegmentModel.load(champion.artifact_path)
-    old = quality_on(old_model, frame, seed)
-    new = quality_on(result.model, frame, seed)
-    better = new["silhouette"] >= old["silhouette"] - 1e-9 or (
-        new["davies_bouldin"] <= old["davies_bouldin"]
-        and new["silhouette"] >= old["silhouette"] - 0.02
+        return Decision(
+            False,
+            f"champion kept: the challenger uses feature set {feature_set}, the champion "
+            f"{champion.feature_set}, and there is no backtest to compare them on ({data});"
+            " pass --promote to replace it",
+        )
+    new_q, old_q = quality_on(result.model, frame, seed), quality_on(old, frame, seed)
+    better = new_q["silhouette"] >= old_q["silhouette"] - 1e-9 or (
+        new_q["davies_bouldin"] <= old_q["davies_bouldin"]
+        and new_q["silhouette"] >= old_q["silhouette"] - 0.02
     )
     detail = (
-        f"silhouette {new['silhouette']:.3f} vs champion {old['silhouette']:.3f}, "
-        f"Davies-Bouldin {new['davies_bouldin']:.3f} vs {old['davies_bouldin']:.3f}"
+        f"silhouette {new_q['silhouette']:.3f} vs champion {old_q['silhouette']:.3f}, "
+        f"Davies-Bouldin {new_q['davies_bouldin']:.3f} vs {old_q['davies_bouldin']:.3f}"
     )
-    champion_bt = None
-    if backtest is not None:
-        champion_bt = backtest.run(old_model)[1]
-        mine = backtest.run(result.model)[1]
-        worse = [
-            key.replace("_", " ")
-            for key in ("explained_variance", "retention_spread")
-            if mine[key] < champion_bt[key] - tolerance
-        ]
-        better = better and not worse
-        detail += (
-            f"; backtest at {backtest.cutoff}: explained variance "
-            f"{mine['explained_variance']:.3f} vs {champion_bt['explained_variance']:.3f}"
-            f", retention spread {mine['retention_spread']:.3f} vs "
-            f"{champion_bt['retention_spread']:.3f}"
-        )
-        if worse:
-            detail += f" (worse on {' and '.join(worse)} by more than {tolerance:g})"
-    return (
+    return Decision(
         better,
-        (
-            f"promoted: not worse than champion ({detail})"
-            if better
-            else f"champion kept: challenger worse ({detail})"
-        ),
-        champion_bt,
+        f"promoted: not worse than the champion ({detail})"
+        if better
+        else f"champion kept: the challenger is worse ({detail})",
     )

@@ -21,6 +21,7 @@ class Champion:
     trained_at: datetime
     artifact_path: Path
     k: int
+    as_of: date | None = None  # the as_of it was trained at: its age is measured from it
 
 
 def _now() -> datetime:
@@ -29,10 +30,25 @@ def _now() -> datetime:
 
 def current_champion(con: duckdb.DuckDBPyConnection) -> Champion | None:
     row = con.execute(
-        "select model_version, feature_set, trained_at, artifact_path, k from ops.model_registry "
-        "where status = 'champion' order by promoted_at desc limit 1"
+        "select model_version, feature_set, trained_at, artifact_path, k, as_of "
+        "from ops.model_registry where status = 'champion' order by promoted_at desc limit 1"
     ).fetchone()
-    return Champion(row[0], row[1], row[2], Path(row[3]), row[4]) if row else None
+    return Champion(row[0], row[1], row[2], Path(row[3]), row[4], row[5]) if row else None
+
+
+def kept_back(con: duckdb.DuckDBPyConnection) -> str | None:
+    """One line when the newest trained model is a challenger that did not replace the
+    champion: which, when, and why (for `segments status` and the run summary)."""
+    row = con.execute(
+        "select model_version, as_of, reason from ops.model_registry "
+        "where status = 'challenger' and trained_at > coalesce((select max(promoted_at) "
+        "from ops.model_registry where status = 'champion'), timestamp '1900-01-01') "
+        "order by trained_at desc limit 1"
+    ).fetchone()
+    if row is None:
+        return None
+    why = (row[2] or "").rsplit(" | ", 1)[-1].removeprefix("champion kept: ")
+    return f"challenger {row[0]} (as of {row[1]}) kept back: {why}"
 
 
 def register_model(
@@ -51,8 +67,9 @@ def register_model(
     reason: str,
     backtest: dict[str, Any] | None = None,
     backtest_rows: pd.DataFrame | None = None,
+    embedding: Any = None,
 ) -> None:
-    """Write the version, its candidates, catalog and backtest in one transaction."""
+    """Write the version, its candidates, catalog, backtest and embedding in one transaction."""
     now = _now()
     metrics = {
         k: chosen.get(k)
@@ -65,8 +82,14 @@ def register_model(
             "noise_share",
             "smallest_share",
             "stability",
+            "objective",
+            "backtest_eta2",
+            "backtest_retention_spread",
         )
     }
+    metrics["selection_mode"] = result.model.metadata.get("selection_mode")
+    if embedding is not None:
+        metrics["pca_explained_variance"] = list(embedding.explained_variance)
     con.execute("begin transaction")
     try:
         if promote:
@@ -109,9 +132,10 @@ def register_model(
         con.register("_catalog", catalog.assign(model_version=version))
         con.execute(
             "insert into ops.segment_catalog by name select model_version, segment_id, "
-            "segment_name, description, action, centroid from _catalog"
+            "segment_name, description, action, centroid, rule from _catalog"
         )
         con.unregister("_catalog")
+        _insert_embedding(con, version, result.model, embedding)
         con.execute("delete from ops.backtests where model_version = $v", {"v": version})
         if backtest_rows is not None:
             con.register(
@@ -124,6 +148,29 @@ def register_model(
     except Exception:
         con.execute("rollback")
         raise
+
+
+def _insert_embedding(
+    con: duckdb.DuckDBPyConnection, version: str, model: Any, embedding: Any
+) -> None:
+    """The training run's 2-D views, with stable segment ids (catalog ids)."""
+    con.execute("delete from ops.model_embeddings where model_version = $v", {"v": version})
+    if embedding is None:
+        return
+    ids = model.metadata.get("segment_ids") or list(range(model.k))
+    for method, points in (("pca", embedding.pca), ("tsne", embedding.tsne)):
+        frame = points.assign(
+            model_version=version,
+            method=method,
+            customer_id=points["customer_id"].astype(str),
+            segment_id=[int(ids[int(s)]) for s in points["segment_id"]],
+        )
+        con.register("_embedding", frame)
+        con.execute(
+            "insert into ops.model_embeddings by name select model_version, method, "
+            "customer_id, segment_id, x, y from _embedding"
+        )
+        con.unregister("_embedding")
 
 
 def rollback_model(con: duckdb.DuckDBPyConnection, model_version: str) -> dict[str, Any]:

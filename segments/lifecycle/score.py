@@ -54,6 +54,8 @@ def score_customers(
     sizes = scores["segment_name"].value_counts().sort_index().to_dict()
     return {
         "model_version": champion.model_version,
+        # the champion's own feature set: a kept-back challenger may have used another
+        "feature_set": champion.feature_set,
         "customers": len(scores),
         "segments": {str(k): int(v) for k, v in sizes.items()},
     }

@@ -1,8 +1,12 @@
-"""Training a challenger: when it is due, fitting and backtesting it, registering it, and
-promoting it only when it beats the champion."""
+"""Training a challenger: when it is due, choosing it by an out-of-time backtest (or by
+internal indices when no backtest is possible), registering it, and promoting it only when
+it wins the promotion rule or the caller asks for it."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import time
 from datetime import date
 from typing import Any
 
@@ -11,23 +15,44 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from segments.features import FEATURE_SETS, FeatureSet, settings_feature_params
-from segments.lifecycle.backtest import Backtest, prepare_backtest
 from segments.lifecycle.catalog import build_catalog
-from segments.lifecycle.promotion import backtest_headline, backtest_record, should_promote
+from segments.lifecycle.evaluation import backtest_headline, backtest_record
+from segments.lifecycle.promotion import should_promote
 from segments.lifecycle.registry import current_champion, register_model
 from segments.lifecycle.retrain import RetrainMode, retrain_due
-from segments.models import TrainConfig, check_sufficiency, fit_segmentation
+from segments.lifecycle.snapshots import BacktestData, prepare_backtest
+from segments.models import (
+    VALUE_COLUMNS,
+    TrainConfig,
+    check_sufficiency,
+    data_checksum,
+    embed_model,
+    fit_segmentation,
+    select_by_backtest,
+    with_value_columns,
+)
 from segments.settings import Settings
+
+PURCHASES = "features.customer_features"  # the relation with a purchase history
 
 
 def load_features(con: duckdb.DuckDBPyConnection, feature_set: FeatureSet) -> pd.DataFrame:
-    """The feature rows a model sees, ordered by their values (then id) so fits reproduce.
+    """The feature rows a model sees (+ the lifetime-value columns), ordered by their values
+    (then id) so fits reproduce.
 
     Customer ids are pseudonyms whose order changes with SEGMENTS_PII_KEY; ordering by the
     features makes every fit and sampled metric downstream a function of the data alone.
     """
     keys = ", ".join([*feature_set.columns, "customer_id"])
-    return con.execute(f"select * from {feature_set.relation} order by {keys}").df()
+    frame = con.execute(f"select * from {feature_set.relation} order by {keys}").df()
+    if feature_set.relation != PURCHASES:
+        return frame
+    clv = con.execute(
+        "select customer_id, p_alive, expected_purchases_horizon, expected_avg_value "
+        "from features.customer_clv where as_of = (select max(as_of) from "
+        "features.customer_features)"
+    ).df()
+    return with_value_columns(frame, clv)
 
 
 def transaction_history_days(con: duckdb.DuckDBPyConnection, as_of: date) -> int:
@@ -46,14 +71,12 @@ def training_data(
     feature_set: FeatureSet,
     as_of: date,
     config: TrainConfig,
-) -> tuple[pd.DataFrame, Backtest | str]:
-    """Today's feature rows (enough of them, or an error) and the backtest at the cutoff
-    (or why it is skipped)."""
+) -> tuple[pd.DataFrame, BacktestData | str]:
+    """Today's feature rows (enough of them, or an error) and the backtest snapshots (or
+    why there is no backtest)."""
     frame = load_features(con, feature_set)
     history_days = (
-        transaction_history_days(con, as_of)
-        if feature_set.relation == "features.customer_features"
-        else None
+        transaction_history_days(con, as_of) if feature_set.relation == PURCHASES else None
     )
     check_sufficiency(
         len(frame),
@@ -61,18 +84,64 @@ def training_data(
         min_customers=settings.min_customers,
         min_history_days=settings.min_history_days,
     )
-    test = prepare_backtest(
+    data = prepare_backtest(
         con,
-        settings.sql_dir,
+        settings,
         relation=feature_set.relation,
+        now=frame,
         as_of=as_of,
         horizon_days=config.backtest_horizon_days,
         cutoff=config.backtest_cutoff,
-        min_customers=settings.min_customers,
-        min_history_days=settings.min_history_days,
         params=settings_feature_params(settings, as_of),
     )
-    return frame, test
+    return frame, data
+
+
+def fit_challenger(
+    frame: pd.DataFrame, data: BacktestData | str, feature_set: FeatureSet, config: TrainConfig
+) -> Any:
+    """The challenger: chosen out of time when a backtest is possible, else geometrically."""
+    lists = {
+        "numeric": feature_set.numeric,
+        "skewed": feature_set.skewed,
+        "categorical": feature_set.categorical,
+    }
+    if isinstance(data, BacktestData):
+        cols = ["customer_id", *feature_set.columns, *[c for c in VALUE_COLUMNS if c in frame]]
+        return select_by_backtest(
+            data.inputs,
+            config=config,
+            checksum=data_checksum(frame, cols),
+            baseline=data.baseline,
+            **lists,
+        )
+    return fit_segmentation(frame, config=config, **lists)
+
+
+class _Clock:
+    """Wall and CPU seconds of the parts of a training (CPU: this process, all threads)."""
+
+    def __init__(self) -> None:
+        self.parts: dict[str, dict[str, float]] = {}
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        self._start = (self._wall, self._cpu)
+
+    def lap(self, name: str) -> dict[str, dict[str, float]]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        self.parts[name] = {"wall": round(wall - self._wall, 2), "cpu": round(cpu - self._cpu, 2)}
+        self.parts["total"] = {
+            "wall": round(wall - self._start[0], 2),
+            "cpu": round(cpu - self._start[1], 2),
+        }
+        self._wall, self._cpu = wall, cpu
+        return self.parts
+
+
+def model_version(as_of: date, model: Any) -> str:
+    """m<as_of>-<data checksum>-<algorithm>-<recipe hash>: one name per data and recipe."""
+    recipe = json.dumps(model.metadata.get("recipe") or model.params, sort_keys=True, default=str)
+    digest = hashlib.sha1(recipe.encode()).hexdigest()[:6]
+    return f"m{as_of:%Y%m%d}-{model.checksum[:8]}-{model.algorithm}-{digest}"
 
 
 def train_challenger(
@@ -83,39 +152,38 @@ def train_challenger(
     as_of: date,
     feature_set_name: str,
     config: TrainConfig,
+    promote: bool = False,
 ) -> dict[str, Any]:
-    """Fit candidates, backtest them, save the chosen one, promote it only if it is better."""
+    """Choose and save a challenger; it becomes champion only by the promotion rule or when
+    `promote` asks for it."""
     feature_set = FEATURE_SETS[feature_set_name]
-    frame, test = training_data(con, settings, feature_set, as_of, config)
-    backtest = test if isinstance(test, Backtest) else None
+    clock = _Clock()
+    frame, data = training_data(con, settings, feature_set, as_of, config)
+    clock.lap("snapshots")
     # One thread: scikit-learn's OpenMP and OpenBLAS pools oversubscribe small machines
     # (measured 8-10x slower with 2 threads on 2 cores); the setting lifts it on big ones.
     with threadpool_limits(settings.model_threads):
-        result = fit_segmentation(
-            frame,
-            numeric=feature_set.numeric,
-            skewed=feature_set.skewed,
-            categorical=feature_set.categorical,
-            config=config,
-            business=backtest.score if backtest else None,
-        )
-    version = f"m{as_of:%Y%m%d}-{result.model.checksum[:8]}-{result.model.algorithm}"
-    chosen = result.candidates[result.candidates["chosen"]].iloc[0].to_dict()
-    champion = current_champion(con)
-    with threadpool_limits(settings.model_threads):
-        promote, why, champion_bt = should_promote(
+        result = fit_challenger(frame, data, feature_set, config)
+        clock.lap("fit_and_select")
+        decision = should_promote(
             result,
-            champion,
-            frame,
-            feature_set_name,
-            settings.seed,
-            backtest=backtest,
-            tolerance=config.promotion_tolerance,
+            current_champion(con),
+            feature_set=feature_set_name,
+            frame=frame,
+            data=data,
+            config=config,
+            seed=settings.seed,
+            force=promote,
         )
+        clock.lap("promotion")
+        embedding = embed_model(result.model, frame, result.labels, seed=settings.seed)
+        clock.lap("embedding")
+    version = model_version(as_of, result.model)
+    chosen = result.candidates[result.candidates["chosen"]].iloc[0].to_dict()
     catalog, identity = build_catalog(
         con, result.model, frame, result.labels, feature_set.columns, currency=settings.currency
     )
-    record, rows = backtest_record(test, result.model, catalog, champion_bt)
+    record, rows = backtest_record(data, result, catalog, decision)
     artifact = settings.models_dir / f"{version}.joblib"
     artifact.parent.mkdir(parents=True, exist_ok=True)
     result.model.save(artifact)
@@ -130,24 +198,30 @@ def train_challenger(
         artifact=artifact,
         n_rows=len(frame),
         catalog=catalog,
-        promote=promote,
-        reason=f"{result.reason} | {why}",
+        promote=decision.promote,
+        reason=f"{result.reason} | {decision.reason}",
         backtest=record,
         backtest_rows=rows,
+        embedding=embedding,
     )
     return {
         "model_version": version,
         "k": result.model.k,
         "algorithm": result.model.algorithm,
-        "promoted": promote,
-        "promotion_reason": why,
+        "recipe": chosen.get("candidate") or f"{result.model.algorithm} k={result.model.k}",
+        "promoted": decision.promote,
+        "kept_back": decision.kept_back,
+        "promotion_reason": decision.reason,
         "selection_reason": result.reason,
+        "selection_mode": result.model.metadata.get("selection_mode"),
         "elbow_k": result.elbow_k,
         "candidates": len(result.candidates),
+        "objective": chosen.get("objective"),
         "silhouette": chosen.get("silhouette"),
         "stability": chosen.get("stability"),
         "identity": identity,
         "backtest": backtest_headline(record),
+        "seconds": clock.lap("register"),
     }
 
 
@@ -161,8 +235,10 @@ def train_stage(
     retrain: RetrainMode,
     config: TrainConfig,
     monitor_reason: str | None = None,
+    promote: bool = False,
 ) -> dict[str, Any]:
-    """The train stage of a run: retrain when due (or asked), promote only a better model.
+    """The train stage of a run: retrain when due (or asked), promote only by the rule or
+    on request.
 
     monitor_reason: drift or decay seen by this run's monitoring stage (a reason for auto).
     """
@@ -184,6 +260,7 @@ def train_stage(
                 as_of=as_of,
                 feature_set_name=feature_set,
                 config=config,
+                promote=promote,
             )
         )
     details["trained"] = due

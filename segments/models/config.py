@@ -10,6 +10,21 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Algorithm = Literal["kmeans", "agglomerative", "gmm", "dbscan", "hdbscan"]
 ALGORITHMS: tuple[str, ...] = get_args(Algorithm)  # the one list: params, CLI help, checks
 Capping = Literal["iqr", "zscore", "none"]
+# What the out-of-time selection maximises on the validation window (models/backtest_select.py)
+Objective = Literal["value", "value_and_retention"]
+RecipeName = Literal[
+    "tree_rfm",
+    "tree_features_value",
+    "distill_features_value",
+    "kmeans_log_rfm",
+    "kmeans_rank_value",
+    "kmeans_rank_rfm_value",
+]
+RECIPES: tuple[str, ...] = get_args(RecipeName)
+# distill is left out by default: it fits a gradient-boosting model per refit (the costliest
+# family by far) and, measured out of time, did not separate the future better than the
+# plain trees (bench/quality.py, docs/models.md)
+DEFAULT_RECIPES = tuple(r for r in RECIPES if r != "distill_features_value")
 
 
 class TrainConfig(BaseModel):
@@ -19,9 +34,30 @@ class TrainConfig(BaseModel):
 
     k_min: int = Field(3, ge=2, description="smallest number of segments considered")
     k_max: int = Field(8, ge=2, description="largest number of segments considered")
-    algorithms: list[Algorithm] = Field(default_factory=lambda: ["kmeans"])
+    algorithms: list[Algorithm] = Field(
+        default_factory=lambda: ["kmeans"],
+        description="families clustering the feature set's own columns (today's model)",
+    )
+    recipes: list[RecipeName] = Field(
+        default_factory=lambda: list(DEFAULT_RECIPES),
+        description="other spaces and families searched when an out-of-time backtest runs",
+    )
+    objective: Objective = Field(
+        "value_and_retention",
+        description="value: adjusted eta2 of log1p future revenue; value_and_retention: its "
+        "mean with the adjusted eta2 of buying again",
+    )
+    fit_sample: int = Field(
+        10_000, ge=100, description="a fit learns from a seeded sample of at most this many rows"
+    )
+    min_leaf_share: float = Field(
+        0.05, gt=0, lt=0.5, description="trees: smallest leaf, as a share of the rows learnt on"
+    )
+    max_stability_checks: int = Field(
+        12, ge=1, description="stability is computed for at most this many best candidates"
+    )
     min_segment_share: float = Field(0.02, ge=0, le=1, description="gate: smallest segment share")
-    min_stability: float = Field(0.6, ge=-1, le=1, description="gate: mean bootstrap ARI")
+    min_stability: float = Field(0.9, ge=-1, le=1, description="gate: mean bootstrap ARI")
     max_noise_share: float = Field(0.2, ge=0, le=1, description="gate for density methods")
     silhouette_sample: int = Field(4_000, ge=100, description="rows sampled for silhouette")
     minibatch_threshold: int = Field(500_000, ge=1, description="rows above which MiniBatchKMeans")
@@ -41,17 +77,16 @@ class TrainConfig(BaseModel):
         None, ge=2, description="default: max(5, min_segment_share * rows)"
     )
     knee_bonus: float = Field(0.1, ge=0, description="added to the composite at the WCSS knee")
-    business_weight: float = Field(1.0, ge=0, description="weight of the business_score rank")
     backtest_horizon_days: int = Field(
-        90, ge=0, description="business backtest: outcome window ending at as_of; 0 skips it"
+        90, ge=0, description="out-of-time backtest: outcome window length; 0 skips it"
     )
     backtest_cutoff: date | None = Field(
-        None, description="backtest cutoff; default as_of - backtest_horizon_days"
+        None, description="validation cutoff; default as_of - backtest_horizon_days"
     )
     promotion_tolerance: float = Field(
-        0.01,
+        0.005,
         ge=0,
-        description="a challenger may trail the champion's backtest summaries by this much",
+        description="a challenger may trail the champion's backtest objective by this much",
     )
     threads: int | None = Field(
         None,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from threadpoolctl import threadpool_limits
+
+from segments.models.spaces import SpaceTransformer
 
 
 @dataclass
@@ -78,4 +81,33 @@ def _embed(
         txy = np.zeros((len(Xs), 2))
     return Embedding(
         _frame(ids, labels, xy, id_column), _frame(ids[rows], labels[rows], txy, id_column), var
+    )
+
+
+def display_matrix(model: Any, frame: pd.DataFrame) -> np.ndarray:
+    """The model's own space; a tree's (raw units) is drawn and measured in rank space."""
+    if model.algorithm in ("tree", "distill"):
+        data = frame[model.features].to_numpy(dtype=float, na_value=np.nan)
+        return SpaceTransformer("rank").fit(data).transform(data)
+    return np.asarray(model.transform(frame), dtype=float)
+
+
+def embed_model(
+    model: Any,
+    frame: pd.DataFrame,
+    labels: np.ndarray,
+    *,
+    seed: int = 42,
+    tsne_sample: int = 1_000,
+    threads: int | None = None,
+) -> Embedding:
+    """The 2-D views of a model's segments, computed once at training (the report reads
+    them from ops.model_embeddings instead of refitting t-SNE on every run)."""
+    return embed_segments(
+        display_matrix(model, frame),
+        np.asarray(labels),
+        frame["customer_id"].to_numpy(),
+        tsne_sample=tsne_sample,
+        threads=threads,
+        seed=seed,
     )

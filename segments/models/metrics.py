@@ -109,3 +109,64 @@ def stability(
         refit = fit_labels(X[idx], seed + r + 1)
         scores.append(adjusted_rand_score(labels[idx], refit))
     return float(np.mean(scores))
+
+
+def _groups(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group index per row and group sizes (small non-negative ints: no sort needed)."""
+    labels = np.asarray(labels)
+    if labels.dtype.kind in "iu" and len(labels) and labels.min() >= 0 and labels.max() < 1e6:
+        counts = np.bincount(labels)
+        present = counts > 0
+        remap = np.cumsum(present) - 1
+        return remap[labels], counts[present]
+    _, inv, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    return inv, counts
+
+
+def _eta2(inv: np.ndarray, counts: np.ndarray, y: np.ndarray) -> float:
+    y = np.asarray(y, dtype=float)
+    total = float(((y - y.mean()) ** 2).sum()) if len(y) else 0.0
+    if total <= 0:
+        return 0.0
+    means = np.bincount(inv, weights=y, minlength=len(counts)) / counts
+    return float((counts * (means - y.mean()) ** 2).sum() / total)
+
+
+def eta2(labels: np.ndarray, y: np.ndarray) -> float:
+    """Between-segment share of the variance of y (0: segments say nothing about y)."""
+    return _eta2(*_groups(labels), y)
+
+
+def adjusted_eta2(value: float, n: int, k: int) -> float:
+    """Epsilon squared: eta2 less the share k segments explain by chance (k - 1 df)."""
+    return value if n <= k else 1.0 - (1.0 - value) * (n - 1) / (n - k)
+
+
+def retention_spread(labels: np.ndarray, retained: np.ndarray) -> float:
+    """Max - min over segments of the share of customers who bought again."""
+    inv, counts = _groups(labels)
+    rates = np.bincount(inv, weights=np.asarray(retained, dtype=float), minlength=len(counts))
+    rates = rates / counts
+    return float(rates.max() - rates.min())
+
+
+def outcome_scores(labels: np.ndarray, y: np.ndarray, retained: np.ndarray) -> dict[str, float]:
+    """How well one assignment separates what customers did next.
+
+    eta2 of y = log1p(future net revenue) and of retained (bought again: 0/1), each also
+    adjusted for the number of segments, and the retention spread (max - min).
+    """
+    inv, counts = _groups(labels)
+    n, k = len(inv), len(counts)
+    value, again = _eta2(inv, counts, y), _eta2(inv, counts, retained)
+    rates = np.bincount(inv, weights=np.asarray(retained, dtype=float), minlength=k) / counts
+    return {
+        "k": k,
+        "n": n,
+        "eta2": value,
+        "adjusted_eta2": adjusted_eta2(value, n, k),
+        "retention_eta2": again,
+        "adjusted_retention_eta2": adjusted_eta2(again, n, k),
+        "retention_spread": float(rates.max() - rates.min()),
+        "smallest_share": float(counts.min() / n),
+    }

@@ -17,13 +17,18 @@ from segments.models.algorithms import nearest
 
 
 def data_checksum(frame: pd.DataFrame, columns: list[str]) -> str:
-    """sha256 of the feature matrix bytes (column by column), to tie a model to its data."""
+    """sha256 of the feature matrix (column by column), to tie a model to its data.
+
+    Numbers are hashed as float32: DuckDB's parallel sums differ in the last bits from one
+    run to the next, and the same data must give the same checksum (and model version).
+    """
     digest = hashlib.sha256()
     for col in columns:
         digest.update(col.encode() + b"\x00")
         values = frame[col]
         if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            digest.update(np.ascontiguousarray(values.to_numpy(dtype="float64")).tobytes())
+            numbers = values.to_numpy(dtype="float64", na_value=np.nan).astype("float32")
+            digest.update(np.ascontiguousarray(numbers).tobytes())
         else:
             digest.update("\x1f".join(map(str, values.tolist())).encode())
     return digest.hexdigest()
@@ -31,7 +36,12 @@ def data_checksum(frame: pd.DataFrame, columns: list[str]) -> str:
 
 @dataclass
 class SegmentModel:
-    """Preprocessor + clusterer + centroids; predict() gives a segment 0..k-1 for every row."""
+    """Preprocessor + clusterer (or tree) + centroids; predict() gives a segment 0..k-1.
+
+    metadata holds how it was chosen (reason, selection_mode), its recipe (so it can be
+    refitted at a past cutoff to compare with a challenger) and, for trees, `rules`: the
+    readable rule of each segment.
+    """
 
     features: list[str]
     preprocessor: Pipeline
@@ -64,13 +74,18 @@ class SegmentModel:
         return self.predict_transformed(X)
 
     def predict_transformed(self, X: np.ndarray) -> np.ndarray:
-        """Predict on already-transformed rows (noise and unseen labels -> nearest centroid)."""
-        fallback = nearest(X, self.centroids)
+        """Predict on already-transformed rows (noise and unseen labels -> nearest centroid).
+
+        The estimator is a clusterer with .predict, or a tree whose predict gives leaves
+        (segments.models.predictive.LeafAssigner); label_map turns its output into segments.
+        """
         if self.estimator is None or self.label_map is None:
-            return fallback
-        raw = self.estimator.predict(X)
-        mapped = self.label_map[raw]
-        return np.where(mapped >= 0, mapped, fallback).astype(int)
+            return nearest(X, self.centroids)
+        mapped = self.label_map[self.estimator.predict(X)].astype(int)
+        unmapped = mapped < 0
+        if unmapped.any():
+            mapped[unmapped] = nearest(X[unmapped], self.centroids)
+        return mapped
 
     def save(self, path: str | Path) -> Path:
         """Write the model with joblib (parent folders created)."""

@@ -7,6 +7,9 @@ from collections.abc import Mapping
 from segments.core.money import is_money
 
 NOTABLE = 0.5  # |score| above this counts as high or low (rank score 0.5 ~ 69th percentile)
+# "New customers" made their first purchase within this many days (about one quarter, the
+# backtest horizon): newness is a fact about the segment's own dates, not a rank
+NEW_CUSTOMER_DAYS = 90
 RFM = ("recency_days", "frequency", "monetary")
 DEMOGRAPHIC = ("annual_income", "spending_score", "age_years")
 
@@ -35,6 +38,10 @@ FEATURE_TEXT = {
     "annual_income": ("income", "{:,.0f}"),
     "spending_score": ("spending score", "{:,.0f}"),
     "age_years": ("age", "{:,.0f}"),
+    "p_alive": ("P(alive)", "{:.2f}"),
+    "expected_purchases": ("expected purchases", "{:,.1f}"),
+    "expected_value": ("expected value", "{:,.0f}"),
+    "clv": ("lifetime value", "{:,.0f}"),
 }
 
 
@@ -51,25 +58,42 @@ def fmt_value(feature: str, value: float, currency: str | None = None) -> str:
     return f"{text} {currency}" if currency and is_money(feature) else text
 
 
-def _rfm_name(z: Mapping[str, float], net_negative: bool = False) -> str:
-    """RFM vocabulary, first matching rule wins; low recency is good, high F/M is good."""
+def _rfm_name(
+    z: Mapping[str, float], net_negative: bool = False, medians: Mapping[str, float] | None = None
+) -> str:
+    """RFM vocabulary, first matching rule wins; low recency is good, high F/M is good.
+
+    Rank scores say how a segment compares with everyone; the segment's medians (when
+    given) keep each name true in its own numbers: "New customers" first bought within
+    NEW_CUSTOMER_DAYS, "loyal", "champions" and "frequent" buy repeatedly (median >= 2
+    orders). A segment whose median recency is 295 days is never new.
+    """
     if net_negative:
         return "Net returners"
+    medians = medians or {}
     r = -z.get("recency_days", 0.0)
     f, m = z.get("frequency", 0.0), z.get("monetary", 0.0)
     t = z.get("tenure_days")
     recent, lapsed = r > NOTABLE, r < -NOTABLE
-    new = t < -NOTABLE and not lapsed if t is not None else recent and f < -NOTABLE
+    orders, tenure = medians.get("frequency"), medians.get("tenure_days")
+    recency = medians.get("recency_days")
+    repeat = orders is None or orders >= 2
+    if tenure is not None:
+        new = tenure <= NEW_CUSTOMER_DAYS
+    elif recency is not None:
+        new = recency <= NEW_CUSTOMER_DAYS and recent and f < -NOTABLE
+    else:
+        new = (t < -NOTABLE and not lapsed) if t is not None else (recent and f < -NOTABLE)
     rules = [
-        (recent and f > NOTABLE and m > NOTABLE, "Champions"),
+        (recent and f > NOTABLE and m > NOTABLE and repeat, "Champions"),
         (new, "New customers"),
-        (recent and (f > NOTABLE or m > NOTABLE), "Loyal customers"),
+        (recent and f > NOTABLE and repeat, "Loyal customers"),
         (lapsed and m > NOTABLE, "At risk high spenders"),
-        (lapsed and f > NOTABLE, "At risk loyal customers"),
+        (lapsed and f > NOTABLE and repeat, "At risk loyal customers"),
         (lapsed and r < -3 * NOTABLE, "Lost customers"),
         (lapsed, "Hibernating"),
         (m > NOTABLE, "Big spenders"),
-        (f > NOTABLE, "Frequent buyers"),
+        (f > NOTABLE and repeat, "Frequent buyers"),
         (recent, "Promising"),
         (f < -NOTABLE, "Occasional buyers"),
         (t is not None and t > NOTABLE, "Long-standing customers"),
@@ -114,10 +138,15 @@ def _generic_name(z: Mapping[str, float]) -> str:
     return (", ".join(words)).capitalize() if words else "Typical customers"
 
 
-def name_segment(z: Mapping[str, float], net_negative: bool = False) -> tuple[str, str]:
-    """(name, action) from per-feature scores (z-like); net_negative: median net revenue <= 0."""
+def name_segment(
+    z: Mapping[str, float],
+    net_negative: bool = False,
+    medians: Mapping[str, float] | None = None,
+) -> tuple[str, str]:
+    """(name, action) from per-feature scores (z-like) and the segment's medians;
+    net_negative: median net revenue <= 0."""
     if any(c in z for c in RFM):
-        name = _rfm_name(z, net_negative)
+        name = _rfm_name(z, net_negative, medians)
         return name, RFM_ACTIONS[name]
     if any(c in z for c in DEMOGRAPHIC[:2]):
         return _demographic_name(z)
@@ -141,3 +170,54 @@ def unique_names(
             name, n = f"{base} #{n}", n + 1
         out[seg] = name
     return dict(sorted(out.items()))
+
+
+# What each RFM name claims about its segment, in the profile's own numbers: the segment's
+# median against everyone's median (high: at or above; low: at or below), and absolute facts.
+NAME_CLAIMS: dict[str, tuple[tuple[str, str], ...]] = {
+    "Champions": (
+        ("recency_days", "low"),
+        ("frequency", "high"),
+        ("monetary", "high"),
+        ("frequency", ">=2"),
+    ),
+    "New customers": (("tenure_days", f"<={NEW_CUSTOMER_DAYS}"),),
+    "Loyal customers": (("recency_days", "low"), ("frequency", "high"), ("frequency", ">=2")),
+    "At risk high spenders": (("recency_days", "high"), ("monetary", "high")),
+    "At risk loyal customers": (
+        ("recency_days", "high"),
+        ("frequency", "high"),
+        ("frequency", ">=2"),
+    ),
+    "Lost customers": (("recency_days", "high"),),
+    "Hibernating": (("recency_days", "high"),),
+    "Big spenders": (("monetary", "high"),),
+    "Frequent buyers": (("frequency", "high"), ("frequency", ">=2")),
+    "Promising": (("recency_days", "low"),),
+    "Occasional buyers": (("frequency", "low"),),
+    "Long-standing customers": (("tenure_days", "high"),),
+    "Net returners": (("monetary", "<=0"),),
+}
+
+
+def name_violations(
+    name: str, medians: Mapping[str, float], population: Mapping[str, float]
+) -> list[str]:
+    """The claims of an RFM name (NAME_CLAIMS) that the segment's medians contradict."""
+    base = name.split(" (")[0].split(" #")[0]
+    out = []
+    for feature, claim in NAME_CLAIMS.get(base, ()):
+        if feature not in medians:
+            continue
+        value, everyone = medians[feature], population.get(feature)
+        ok = {
+            "high": everyone is None or value >= everyone,
+            "low": everyone is None or value <= everyone,
+            ">=2": value >= 2,
+            "<=0": value <= 0,
+        }.get(claim)
+        if ok is None:  # "<=N"
+            ok = value <= float(claim[2:])
+        if not ok:
+            out.append(f"{name}: median {feature} {value:g} is not {claim} (all: {everyone})")
+    return out

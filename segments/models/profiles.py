@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from segments.models.naming import fmt_value, humanize, name_segment, unique_names
+from segments.models.naming import (
+    fmt_value,
+    humanize,
+    name_segment,
+    name_violations,
+    unique_names,
+)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -101,14 +110,25 @@ def profile_segments(
         int(s): dict(zip(g["feature"], g["rank_score"], strict=True))
         for s, g in stats.groupby("segment_id")
     }
-    money = stats[stats["feature"] == "monetary"].set_index("segment_id")["median"]
+    medians = {
+        int(s): dict(zip(g["feature"], g["median"], strict=True))
+        for s, g in stats.groupby("segment_id")
+    }
     raw = {
-        int(s): name_segment(z_by_seg.get(int(s), {}), bool(money.get(int(s), 1.0) <= 0))
+        int(s): name_segment(
+            z_by_seg.get(int(s), {}),
+            bool(medians.get(int(s), {}).get("monetary", 1.0) <= 0),
+            medians.get(int(s)),
+        )
         for s in segs
     }
     names = unique_names(
         {s: n for s, (n, _) in raw.items()}, dict(zip(segs.tolist(), sizes.tolist())), z_by_seg
     )
+    population = stats.drop_duplicates("feature").set_index("feature")["population_median"]
+    for seg, name in names.items():  # a name must be true in its own numbers
+        for problem in name_violations(name, medians.get(seg, {}), population.to_dict()):
+            log.warning("segment name contradicts its profile: %s", problem)
     rows = []
     for seg, size in zip(segs.tolist(), sizes.tolist(), strict=True):
         seg_stats = stats[stats["segment_id"] == seg]

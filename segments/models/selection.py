@@ -1,4 +1,8 @@
-"""Choose one candidate by a fixed, written rule, and say why.
+"""Choose one candidate by internal indices, when no out-of-time backtest is possible.
+
+Used when the data cannot tell what segments' customers did next: a feature set without
+transactions (demographics only), a history too short for a matured horizon, or
+backtest_horizon_days = 0. Otherwise segments/models/backtest_select.py chooses.
 
 Selection rule (applied to the candidates of one training run):
 
@@ -11,19 +15,12 @@ Selection rule (applied to the candidates of one training run):
    - it has at least two clusters, so quality scores are defined.
 2. Family rule for Gaussian mixtures: only the GMM with the lowest BIC (among passing GMMs,
    else among all GMMs) competes with the other families.
-3. Business preference: when the business backtest ran (segments/backtest.py: outcomes of
-   the customers' segments at a past cutoff over the following horizon), passing candidates
-   whose segments beat the named RFM segments on both explained variance of log future
-   revenue and retention spread form the pool; if none does, all passing candidates do. A
-   segmentation that tells less about what customers do next than free RFM quintiles is
-   not worth a model.
-4. Composite score within the pool (passing candidates, or all when none pass):
+3. Composite score within the pool (passing candidates, or all when none pass):
    mean of within-run percentile ranks of silhouette (higher better), Davies-Bouldin (lower
    better) and Calinski-Harabasz (higher better), values equal to 6 significant digits tying;
    plus knee_bonus when k is the WCSS elbow (Kneedle) of its algorithm (density methods: the
-   run's elbow); plus business_weight times the percentile rank of business_score when a
-   backtest has filled it (higher better; the mean lift over RFM of the two summaries).
-5. Highest composite wins; ties go to higher silhouette, then fewer segments, then grid order.
+   run's elbow).
+4. Highest composite wins; ties go to higher silhouette, then fewer segments, then grid order.
 
 Quality scores use the published assignment: density-method noise joins the nearest
 centroid, so labelling hard rows as noise cannot buy a better score. Silhouette alone is not
@@ -83,13 +80,6 @@ def _pct_rank(values: pd.Series, ascending: bool = True) -> pd.Series:
     return _sig(values).rank(method="average", pct=True, ascending=ascending).fillna(0.0)
 
 
-def _flags(t: pd.DataFrame, column: str) -> pd.Series:
-    """A boolean column that may be absent or hold None (not backtested) as plain bools."""
-    if column not in t:
-        return pd.Series(False, index=t.index)
-    return t[column].map(lambda v: bool(v) if pd.notna(v) else False).astype(bool)
-
-
 def _describe(row: pd.Series) -> str:
     """Short label for a candidate in the reason text."""
     return f"{row['algorithm']} k={int(row['k'])}"
@@ -112,9 +102,6 @@ def select(candidates: pd.DataFrame, config: TrainConfig) -> Selection:
     passing = defined & t["passed_gates"]
     any_passed = bool(passing.any())
     pool_mask = passing if any_passed else (defined if defined.any() else t["eligible"])
-    t["beats_baseline"] = _flags(t, "beats_baseline")
-    if any_passed and (passing & t["beats_baseline"]).any():
-        pool_mask = passing & t["beats_baseline"]
     pool = t[pool_mask]
 
     quality = (
@@ -123,8 +110,6 @@ def select(candidates: pd.DataFrame, config: TrainConfig) -> Selection:
         + _pct_rank(pool["calinski_harabasz"])
     ) / 3.0
     score = quality + config.knee_bonus * pool["is_knee"].astype(float)
-    if "business_score" in pool and pool["business_score"].notna().any():
-        score = score + config.business_weight * _pct_rank(pool["business_score"])
     t["score"] = np.nan
     t.loc[pool.index, "score"] = score
     sil = _sig(pool["silhouette"]).fillna(-np.inf)
@@ -165,17 +150,6 @@ def _reason(
         parts.append(f"k={int(row['k'])} is the WCSS elbow (+{config.knee_bonus:g})")
     if row["algorithm"] == "gmm":
         parts.append(f"lowest BIC among Gaussian mixtures ({row['bic']:.1f})")
-    if "business_score" in t and pd.notna(row.get("business_score")):
-        beat = int(t["beats_baseline"].sum())
-        parts.append(
-            f"business score {row['business_score']:.3g} (backtest lift over RFM); "
-            + (
-                f"beats the RFM segments on both backtest summaries, as {beat} passing "
-                "candidate(s) do"
-                if row["beats_baseline"]
-                else "no passing candidate beats the RFM segments on both backtest summaries"
-            )
-        )
     if len(order) > 1:
         runner = t.loc[order.index[1]]
         parts.append(f"runner-up {_describe(runner)} (score {runner['score']:.3f})")

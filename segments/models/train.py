@@ -1,11 +1,11 @@
-"""Fit every candidate, score it, pick one by the selection rule, and package the model."""
+"""Geometric selection (no backtest possible): fit every candidate, score it by internal
+indices, pick one by the selection rule, and package the model."""
 
 from __future__ import annotations
 
 import json
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,21 +36,10 @@ from segments.models.metrics import (
 )
 from segments.models.model import SegmentModel, data_checksum
 from segments.models.preprocess import build_preprocessor, feature_columns
-from segments.models.selection import gate_failures, select
+from segments.models.selection import select
 from segments.models.sufficiency import InsufficientDataError
 
 log = logging.getLogger(__name__)
-
-# Scores a packaged candidate on past data (segments.lifecycle.backtest): a summary holding at least
-# business_score (higher better), explained_variance, retention_spread and beats_baseline;
-# None when it cannot be scored.
-BusinessScorer = Callable[[SegmentModel], dict[str, Any] | None]
-BUSINESS_COLUMNS = {
-    "business_score": "business_score",
-    "backtest_explained_variance": "explained_variance",
-    "backtest_retention_spread": "retention_spread",
-    "beats_baseline": "beats_baseline",
-}
 
 
 @dataclass
@@ -64,6 +53,7 @@ class TrainResult:
     reason: str
     elbow_k: int | None
     passed_gates: bool
+    backtest: Any = None  # BacktestChoice when chosen by the out-of-time backtest
 
 
 def score_candidate(spec: CandidateSpec, X: np.ndarray, config: TrainConfig) -> tuple[dict, Fit]:
@@ -156,38 +146,33 @@ def package_model(
     return model, final
 
 
-def add_business_scores(
-    table: pd.DataFrame,
-    business: BusinessScorer,
-    build: Callable[[int], SegmentModel],
-    config: TrainConfig,
-) -> pd.DataFrame:
-    """Backtest the candidates that pass the gates (the others cannot win), bounding cost."""
-    table = table.assign(**{col: np.nan for col in BUSINESS_COLUMNS})
-    table["beats_baseline"] = table["beats_baseline"].astype(object)
-    for i, row in table.iterrows():
-        if gate_failures(row, config):
-            continue
-        summary = business(build(int(i)))
-        if summary is None:
-            continue
-        for col, key in BUSINESS_COLUMNS.items():
-            table.at[i, col] = summary.get(key)
-    return table
-
-
 def fit_order(features: pd.DataFrame, cols: list[str], id_column: str) -> np.ndarray:
-    """Row positions sorted by the feature values, then the id: the order every fit sees.
+    """Row positions in an order that depends on the feature values alone: every fit sees it.
 
     Fits that sample rows (k-means++ seeding, bootstraps, silhouette samples) depend on row
-    order. Sorting by values makes the segments a function of the data alone: ids are
-    pseudonyms whose order changes with SEGMENTS_PII_KEY, and only break ties between
-    customers with identical features, which any fit treats alike.
+    order. Ordering by a hash of each row's values (rounded to float32; then the id) makes the segments a
+    function of the data alone: ids are pseudonyms whose order changes with
+    SEGMENTS_PII_KEY, and only break ties between customers with identical features, which
+    any fit treats alike. (A hash sorts in one key; a sort on every column costs ~20x more.)
     """
-    keyed = features[[*cols, id_column]].reset_index(drop=True)
-    return keyed.sort_values(
-        [*cols, id_column], kind="mergesort", na_position="last"
-    ).index.to_numpy()
+    cols = [c for c in cols if c in features]
+    # float32: DuckDB's parallel sums differ in the last bits from run to run; the order
+    # (and every sample drawn from it) must not
+    values = features[cols].apply(
+        lambda c: c.astype("float32") if pd.api.types.is_float_dtype(c) else c
+    )
+    digest = pd.util.hash_pandas_object(values, index=False).to_numpy()
+    order = np.argsort(digest, kind="stable")
+    ranked = digest[order]
+    tied = np.zeros(len(order), dtype=bool)
+    same = ranked[1:] == ranked[:-1]
+    tied[1:] |= same
+    tied[:-1] |= same
+    if tied.any():  # identical rows: their ids decide, so input order never does
+        rows = order[tied]
+        ids = features[id_column].to_numpy()[rows].astype(str)
+        order[tied] = rows[np.lexsort((ids, ranked[tied]))]
+    return order
 
 
 def fit_segmentation(
@@ -198,13 +183,8 @@ def fit_segmentation(
     skewed: list[str] | None = None,
     categorical: list[str] | None = None,
     config: TrainConfig | None = None,
-    business: BusinessScorer | None = None,
 ) -> TrainResult:
-    """Train and select a segmentation model; same data + config (seed) -> same segments.
-
-    `business` (optional) backtests each gate-passing candidate; its business_score and
-    beats_baseline then take part in the selection rule.
-    """
+    """Train and select a segmentation model; same data + config (seed) -> same segments."""
     config = config or TrainConfig()
     skewed, categorical = list(skewed or []), list(categorical or [])
     cols = feature_columns(numeric, skewed, categorical)
@@ -236,28 +216,26 @@ def fit_segmentation(
     table["is_knee"], elbow = mark_knees(table)
     checksum = data_checksum(data, [id_column, *cols])
 
-    def build(i: int, metadata: dict | None = None) -> SegmentModel:
-        """Package candidate i as the model it would be if chosen."""
-        return package_model(
-            X,
-            fits[i],
-            specs[i],
-            cols,
-            pre,
-            checksum=checksum,
-            seed=config.seed,
-            metadata=metadata or {},
-        )[0]
-
-    if business is not None:
-        with threadpool_limits(limits=config.threads):
-            table = add_business_scores(table, business, build, config)
     chosen = select(table, config)
     table = chosen.table
     best = chosen.index
     meta = {"id_column": id_column, "numeric": list(numeric), "skewed": skewed}
     meta |= {"categorical": categorical, "n_rows": len(data), "config": config.model_dump()}
     meta |= {"reason": chosen.reason, "elbow_k": elbow, "passed_gates": chosen.passed_gates}
+    spec = specs[best]
+    meta |= {
+        "selection_mode": "geometric",
+        "recipe": {  # segments.models.recipes.Recipe, so a later backtest can refit it
+            "family": "cluster",
+            "algorithm": spec.algorithm,
+            "space": "feature set",
+            "columns": cols,
+            "transform": "pipeline",
+            "k": spec.k,
+            "skewed": skewed,
+            "categorical": categorical,
+        },
+    }
     model, sorted_labels = package_model(
         X, fits[best], specs[best], cols, pre, checksum=checksum, seed=config.seed, metadata=meta
     )

@@ -28,9 +28,11 @@ def reference_path(artifact: Path | str) -> Path:
 
 
 def feature_frame(con: duckdb.DuckDBPyConnection, feature_set: FeatureSet) -> pd.DataFrame:
-    """The feature set's columns for every customer of its relation (what the model reads)."""
-    columns = ", ".join(feature_set.columns)  # identifiers from FEATURE_SETS, never input
-    return con.execute(f"select {columns} from {feature_set.relation}").df()
+    """Every customer of the feature set's relation as the model reads it (its columns plus
+    the lifetime-value columns a model may segment on)."""
+    from segments.lifecycle import load_features
+
+    return load_features(con, feature_set)
 
 
 def segment_ids(model: Any, frame: pd.DataFrame) -> np.ndarray:

@@ -16,15 +16,47 @@ METRICS = (
 
 
 def candidate_label(candidates: pd.DataFrame) -> pd.Series:
-    """'kmeans k=4' style labels for candidates."""
+    """'kmeans[rank value] k=4' style labels for candidates."""
+    if "candidate" in candidates:
+        return candidates["candidate"].astype(str)
     return candidates["algorithm"] + " k=" + candidates["k"].astype("Int64").astype(str)
+
+
+def _family(candidates: pd.DataFrame) -> str:
+    """Curves are drawn per recipe (family x space) when recorded, else per algorithm."""
+    return "recipe" if "recipe" in candidates else "algorithm"
+
+
+def objective_chart(candidates: pd.DataFrame) -> go.Figure:
+    """The out-of-time backtest objective by k, one line per recipe, the chosen circled."""
+    data = candidates.dropna(subset=["objective", "k"]).sort_values("k")
+    fig = go.Figure()
+    for i, (recipe, group) in enumerate(data.groupby(_family(data))):
+        fig.add_scatter(
+            x=group["k"],
+            y=group["objective"],
+            mode="lines+markers",
+            name=str(recipe),
+            line={"color": PALETTE[i % len(PALETTE)]},
+        )
+    chosen = data[data["chosen"].fillna(False).astype(bool)]
+    fig.add_scatter(
+        x=chosen["k"],
+        y=chosen["objective"],
+        mode="markers",
+        name="chosen",
+        marker={"symbol": "circle-open", "size": 20, "line": {"width": 3}, "color": "#2ca02c"},
+    )
+    fig.update_xaxes(title="k (segments)", dtick=1)
+    fig.update_yaxes(title="backtest objective (higher separates the future better)")
+    return base_layout(fig, "Out-of-time backtest per candidate", 400)
 
 
 def elbow_chart(candidates: pd.DataFrame) -> go.Figure:
     """Within-cluster sum of squares by k, with the detected knee and the chosen model marked."""
     data = candidates.dropna(subset=["wcss", "k"]).sort_values("k")
     fig = go.Figure()
-    for i, (algorithm, group) in enumerate(data.groupby("algorithm")):
+    for i, (algorithm, group) in enumerate(data.groupby(_family(data))):
         fig.add_scatter(
             x=group["k"],
             y=group["wcss"],
@@ -60,7 +92,7 @@ def metrics_chart(candidates: pd.DataFrame) -> go.Figure:
     )
     data = candidates.dropna(subset=["k"]).sort_values("k")
     for col, (metric, _) in enumerate(METRICS, start=1):
-        for i, (algorithm, group) in enumerate(data.groupby("algorithm")):
+        for i, (algorithm, group) in enumerate(data.groupby(_family(data))):
             fig.add_scatter(
                 x=group["k"],
                 y=group[metric],

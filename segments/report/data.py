@@ -42,6 +42,7 @@ class ReportData:
     migration: pd.DataFrame
     backtests: pd.DataFrame
     events: int
+    quality: pd.DataFrame = field(default_factory=pd.DataFrame)
     pca: pd.DataFrame = field(default_factory=pd.DataFrame)
     tsne: pd.DataFrame = field(default_factory=pd.DataFrame)
     pca_variance: tuple[float, float] = (0.0, 0.0)
@@ -92,9 +93,33 @@ def load_report_data(
         migration=seg.migration(con, run_id, previous) if previous else pd.DataFrame(),
         backtests=ops.backtests(con, run.model_version),
         events=int(events),
+        quality=ops.segment_quality(con, run.model_version),
     )
-    add_embedding(data, seed=seed, threads=threads, tsne_sample=tsne_sample)
+    if not stored_embedding(con, data):
+        add_embedding(data, seed=seed, threads=threads, tsne_sample=tsne_sample)
     return data
+
+
+def stored_embedding(con: duckdb.DuckDBPyConnection, data: ReportData) -> bool:
+    """The 2-D views computed when the model was trained (ops.model_embeddings), if any:
+    they only change with the model, so the report reads them instead of refitting."""
+    if not table_exists(con, "ops.model_embeddings"):
+        return False
+    points = con.execute(
+        "select method, customer_id, segment_id, x, y from ops.model_embeddings "
+        "where model_version = $v order by method, customer_id",
+        {"v": data.run.model_version},
+    ).df()
+    if points.empty:
+        return False
+    data.pca = points[points["method"] == "pca"].drop(columns="method").reset_index(drop=True)
+    data.tsne = points[points["method"] == "tsne"].drop(columns="method").reset_index(drop=True)
+    variance = data.run.metrics.get("pca_explained_variance") or [0.0, 0.0]
+    data.pca_variance = (float(variance[0]), float(variance[1]))
+    trained = data.run.trained_in_run
+    if trained and trained != data.run.run_id:
+        data.embedding_note = f"customers as of the training run {trained}"
+    return True
 
 
 def add_embedding(data: ReportData, *, seed: int, threads: int | None, tsne_sample: int) -> None:

@@ -10,7 +10,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from segments.report.sql_util import frame, table_exists
+from segments.report.sql_util import columns_of, frame, table_exists
 
 
 @dataclass
@@ -141,9 +141,13 @@ def candidates(con: duckdb.DuckDBPyConnection, model_version: str) -> pd.DataFra
     """Every candidate evaluated when the run's model was trained (maybe in an earlier run)."""
     return frame(
         con,
-        "select algorithm, k, params, silhouette, davies_bouldin, calinski_harabasz, wcss, bic, "
-        "noise_share, smallest_share, stability, fit_seconds, is_knee, passed_gates, chosen "
-        "from ops.model_candidates where model_version = $v order by algorithm, k, params",
+        "select coalesce(candidate, algorithm || ' k=' || coalesce(k::varchar, '?')) "
+        "as candidate, coalesce(recipe, algorithm) as recipe, algorithm, k, params, objective, "
+        "backtest_eta2, backtest_retention_spread, silhouette, davies_bouldin, "
+        "calinski_harabasz, wcss, bic, noise_share, smallest_share, stability, fit_seconds, "
+        "is_knee, coalesce(gate_failures, '') as gate_failures, passed_gates, chosen "
+        "from ops.model_candidates where model_version = $v "
+        "order by recipe, k, params",
         {"v": model_version},
     )
 
@@ -163,5 +167,23 @@ def backtests(con: duckdb.DuckDBPyConnection, model_version: str) -> pd.DataFram
         "where b.model_version = $v or b.run_id in (select run_id from ops.backtests "
         "where model_version = $v and run_id is not null) "
         "order by b.method, b.segment_id nulls first",
+        {"v": model_version},
+    )
+
+
+def segment_quality(con: duckdb.DuckDBPyConnection, model_version: str) -> pd.DataFrame:
+    """How good are these segments: the model and its peers on the last matured window
+    (the total rows of the model's backtest in ops.backtests)."""
+    if "objective" not in columns_of(con, "ops.backtests"):
+        return pd.DataFrame()
+    return frame(
+        con,
+        "select case method when 'model' then 'this model (fitted at the cutoff)' "
+        "when 'rfm_baseline' then 'named RFM segments' "
+        "when 'kmeans_log_rfm' then 'K-means on log RFM, same k' else method end "
+        "as segmentation, k, customers, explained_variance as eta2_future_revenue, "
+        "retention_spread, retention_eta2, objective, cutoff, horizon_days "
+        "from ops.backtests where model_version = $v and segment_name is null "
+        "order by case method when 'model' then 0 when 'rfm_baseline' then 1 else 2 end",
         {"v": model_version},
     )

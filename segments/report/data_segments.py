@@ -11,6 +11,7 @@ from segments.models import feature_stats
 from segments.report.sql_util import columns_of, frame, table_exists
 
 RFM_COLUMNS = ("r_score", "fm_score", "rfm_segment")
+VALUE_PROFILE = ("p_alive", "clv")  # per segment in the profiles: lifetime value and P(alive)
 
 
 def scored_features(
@@ -26,11 +27,20 @@ def scored_features(
         if c in available
     ]
     cols = ", ".join(f"f.{c}" for c in wanted)
+    # lifetime value and P(alive) of each customer where the CLV model was fitted
+    clv = columns_of(con, "features.customer_clv")
+    value = [c for c in VALUE_PROFILE if c in clv]
+    joined = "".join(f", v.{c}" for c in value)
+    join = (
+        "left join features.customer_clv v on v.customer_id = s.customer_id and v.as_of = s.as_of "
+        if value
+        else ""
+    )
     return frame(
         con,
-        f"select s.customer_id, s.segment_id, s.segment_name, {cols} from ops.scores s "
+        f"select s.customer_id, s.segment_id, s.segment_name, {cols}{joined} from ops.scores s "
         f"join {feature_set.relation} f on f.customer_id = s.customer_id and f.as_of = s.as_of "
-        "where s.run_id = $r order by s.customer_id",
+        f"{join}where s.run_id = $r order by s.customer_id",
         {"r": run_id},
     )
 
@@ -40,8 +50,8 @@ def catalog(con: duckdb.DuckDBPyConnection, model_version: str) -> pd.DataFrame:
     return frame(
         con,
         "select segment_id, segment_name, coalesce(description, '') as description, "
-        "coalesce(action, '') as action from ops.segment_catalog where model_version = $v "
-        "order by segment_id",
+        "coalesce(action, '') as action, coalesce(rule, '') as rule "
+        "from ops.segment_catalog where model_version = $v order by segment_id",
         {"v": model_version},
     )
 
@@ -51,6 +61,11 @@ def segment_summary(features: pd.DataFrame) -> pd.DataFrame:
     sizes = features.groupby(["segment_id", "segment_name"]).size().rename("size").reset_index()
     sizes["share"] = sizes["size"] / sizes["size"].sum()
     sizes["revenue_share"] = np.nan
+    for col in VALUE_PROFILE:  # mean lifetime value and P(alive) per segment
+        if col in features and features[col].notna().any():
+            sizes[f"mean_{col}"] = sizes["segment_id"].map(
+                features.groupby("segment_id")[col].mean()
+            )
     if "monetary" in features:
         revenue = features.groupby("segment_id")["monetary"].sum()
         total = float(revenue.sum())
@@ -61,6 +76,7 @@ def segment_summary(features: pd.DataFrame) -> pd.DataFrame:
 
 def key_features(features: pd.DataFrame, numeric: list[str]) -> pd.DataFrame:
     """Per segment and feature: median vs population, and a skew-proof rank score."""
+    numeric = list(dict.fromkeys([*numeric, *VALUE_PROFILE]))
     cols = [c for c in numeric if c in features and features[c].notna().any()]
     if not cols or features.empty:
         return pd.DataFrame()

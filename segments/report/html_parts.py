@@ -86,6 +86,17 @@ def profile_cards(
             info.at[seg.segment_id, "description"] if seg.segment_id in info.index else ""
         )
         action = info.at[seg.segment_id, "action"] if seg.segment_id in info.index else ""
+        rule = (
+            info.at[seg.segment_id, "rule"]
+            if seg.segment_id in info.index and "rule" in info
+            else ""
+        )
+        value = "".join(
+            f"<span>{label} <b>{escape(fmt_value(col, getattr(seg, 'mean_' + col), currency))}</b></span>"
+            for col, label in (("clv", "mean lifetime value"), ("p_alive", "mean P(alive)"))
+            if isinstance(getattr(seg, "mean_" + col, None), float)
+            and not math.isnan(getattr(seg, "mean_" + col))
+        )
         revenue = (
             "n/a (no revenue in this feature set)"
             if math.isnan(seg.revenue_share)
@@ -122,8 +133,9 @@ def profile_cards(
             f'style="border-top-color:{colors.get(name, "#888")}">'
             f"<h3>{escape(name)}</h3><p>{escape(str(description))}</p>"
             f'<p class="kpis"><span><b>{seg.size:,}</b> customers ({seg.share:.1%})</span>'
-            f"<span>revenue share <b>{escape(revenue)}</b></span></p>"
-            f"<h4>Key features vs population (median)</h4>"
+            f"<span>revenue share <b>{escape(revenue)}</b></span>{value}</p>"
+            + (f"<p><b>Rule:</b> <code>{escape(str(rule))}</code></p>" if rule else "")
+            + f"<h4>Key features vs population (median)</h4>"
             f"{_key_lines(stats, currency=currency) if len(stats) else '<p class=muted>no numeric features</p>'}"
             f"<p><b>Suggested action:</b> {escape(str(action) or 'none recorded')}</p>"
             f"<h4>Top products by lift</h4>{product_html}</div>"

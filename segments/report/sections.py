@@ -104,7 +104,8 @@ def eda_section(d: ReportData, colors: dict[str, str]) -> Section:
 
 
 def model_section(d: ReportData) -> Section:
-    """Elbow, validity indices, stability, candidate table and why the model won."""
+    """How good the segments are, why the model won, the backtest per candidate, internal
+    indices (diagnostics), stability and the candidate table."""
     s = Section("model", "Model selection")
     r = d.run
     trained = (
@@ -121,9 +122,31 @@ def model_section(d: ReportData) -> Section:
         "".join(para(p.strip()) for p in r.reason.split("|") if p.strip())
         or notice("No reason recorded."),
     ]
+    s.blocks.append("<h3>How good are these segments</h3>")
+    if d.quality.empty:
+        s.blocks.append(
+            notice(
+                "No out-of-time backtest for this model (no purchase history, or too short a "
+                "history for a matured horizon), so no comparison with its peers."
+            )
+        )
+    else:
+        q = d.quality.iloc[0]
+        s.blocks += [
+            para(
+                f"What the customers at {q['cutoff']:%Y-%m-%d} did over the next "
+                f"{int(q['horizon_days'])} days, by their segment in each segmentation "
+                "(eta2: the share of the variance of log future revenue the segments "
+                "explain; retention spread: best minus worst segment's share who bought "
+                "again). Every segmentation was fitted without seeing that window."
+            ),
+            table(d.quality.drop(columns=["cutoff", "horizon_days"])),
+        ]
     if d.candidates.empty:
         s.blocks.append(notice("No candidates are recorded for this model version."))
         return s
+    if d.candidates["objective"].notna().any():
+        s.blocks.append(cm.objective_chart(d.candidates))
     if d.candidates["wcss"].notna().any():
         s.blocks.append(cm.elbow_chart(d.candidates))
     else:
@@ -134,15 +157,17 @@ def model_section(d: ReportData) -> Section:
     if d.candidates["stability"].notna().any():
         s.blocks.append(cm.stability_chart(d.candidates))
     cols = [
-        "algorithm",
-        "k",
+        "candidate",
+        "objective",
+        "backtest_eta2",
+        "backtest_retention_spread",
         "silhouette",
         "davies_bouldin",
         "calinski_harabasz",
         "stability",
         "smallest_share",
         "noise_share",
-        "is_knee",
+        "gate_failures",
         "passed_gates",
         "chosen",
     ]
@@ -169,6 +194,8 @@ def segments_section(d: ReportData, colors: dict[str, str]) -> Section:
             )
         )
         s.blocks.append(cm.embedding_chart(d.tsne, names, colors, "t-SNE (seeded sample)"))
+        if d.embedding_note:
+            s.blocks.append(para(f"Drawn at training: {d.embedding_note}."))
     else:
         s.blocks.append(notice(d.embedding_note or "No embedding available."))
     s.blocks += [

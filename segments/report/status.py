@@ -21,6 +21,7 @@ from segments.core import journal
 from segments.core.db import connect
 from segments.core.locks import read_lock
 from segments.core.served import served_publish
+from segments.lifecycle import kept_back
 from segments.monitor import monitor_status_lines
 from segments.settings import Settings
 
@@ -83,9 +84,17 @@ def gather_status(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         for table in TABLES
     }
     monitor = monitor_status_lines(con)  # drift, decay, campaigns (segments.monitor)
+    held = kept_back(con) if "ops.model_registry" in existing else None
     return json.loads(
         json.dumps(
-            {"runs": runs, "champion": champion, "monitor": monitor, "rows": rows}, default=str
+            {
+                "runs": runs,
+                "champion": champion,
+                "monitor": monitor,
+                "kept_back": held,
+                "rows": rows,
+            },
+            default=str,
         )
     )
 
@@ -191,6 +200,8 @@ def render_status(
         if run.get("report"):
             lines.append(f"      report: {run['report']}")
     lines += data.get("monitor") or []
+    if data.get("kept_back"):  # a newer model that did not replace the champion, and why
+        lines.append(f"  {data['kept_back']}")
     lines.append("Rows:")
     for table, count in data["rows"].items():
         lines.append(f"  {table:30} {count:>12,}" if count is not None else f"  {table:30} -")

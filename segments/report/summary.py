@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import duckdb
 
+from segments.lifecycle import kept_back
+
 
 def _table(headers: list[str], rows: list[tuple]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
@@ -70,5 +72,8 @@ def run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
         "## Champion model",
         _table(["version", "algorithm", "k", "status", "reason"], model),
     ]
+    held = kept_back(con)
+    if held:
+        parts.append(f"**A challenger was kept back:** {held}")
     parts += ["## Segments", _table(["id", "name", "customers", "share %"], segments)]
     return "\n\n".join(parts)

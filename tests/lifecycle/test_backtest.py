@@ -16,10 +16,10 @@ from segments.features.sets import feature_params
 from segments.lifecycle.backtest import (
     backtest_assignments,
     backtest_window,
-    beats,
-    business_score,
     features_as_of,
 )
+from segments.lifecycle.snapshots import outcome_arrays
+from segments.models import outcome_scores
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "warehouse"
 CUTOFF = date(2024, 4, 1)
@@ -125,13 +125,18 @@ def test_window_never_passes_as_of() -> None:
         backtest_window(date(2024, 7, 1), 90, cutoff=date(2024, 5, 1))
 
 
-def test_scores_against_the_baseline() -> None:
-    base = {"explained_variance": 0.2, "retention_spread": 0.4}
-    better = {"explained_variance": 0.3, "retention_spread": 0.5}
-    mixed = {"explained_variance": 0.3, "retention_spread": 0.3}
-    assert beats(better, base) and not beats(mixed, base)
-    assert business_score(better, base) == pytest.approx((1.5 + 1.25) / 2)
-    assert business_score(mixed, None) == pytest.approx(0.3)
+def test_numpy_scores_agree_with_the_sql_summary(con: duckdb.DuckDBPyConnection) -> None:
+    """The selection scores in numpy what ops.backtests records from SQL: one definition."""
+    _, summary = backtest_assignments(con, SQL_DIR, ASSIGN, cutoff=CUTOFF, horizon_days=30)
+    from segments.lifecycle.backtest import customer_outcomes
+
+    outcomes = customer_outcomes(con, SQL_DIR, cutoff=CUTOFF, horizon_days=30)
+    y, retained = outcome_arrays(ASSIGN, outcomes)
+    scores = outcome_scores(ASSIGN["segment"].to_numpy(), y, retained)
+    assert scores["eta2"] == pytest.approx(summary["explained_variance"])
+    assert scores["retention_spread"] == pytest.approx(summary["retention_spread"])
+    assert scores["k"] == 2 and scores["smallest_share"] == pytest.approx(0.4)
+    assert retained.tolist() == [1.0, 0.0, 1.0, 0.0, 0.0]  # b2 only returned: not retained
 
 
 def test_cutoff_features_leave_the_features_at_as_of(con: duckdb.DuckDBPyConnection) -> None:

@@ -1,12 +1,13 @@
-"""Full UCI Online Retail: the chosen model beats the named RFM segments on the backtest."""
+"""Full UCI Online Retail (issue 15's protocol): the nightly default against its peers."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
 
-from bench.online_retail_models import ONLINE_RETAIL, run
+from bench.quality import ONLINE_RETAIL, scenario
 
 pytestmark = [
     pytest.mark.slow,
@@ -14,18 +15,17 @@ pytestmark = [
 ]
 
 
-def test_kmeans_beats_rfm_on_future_revenue_and_retention(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("SEGMENTS_PII_KEY", "test-key-not-secret")
-    out = run(tmp_path / "home", ["kmeans"])
-    result, backtest = out["result"], out["result"]["backtest"]
-    print(f"\nmodel stage {out['seconds']:.1f}s; {result['selection_reason']}")
-    assert 3 <= result["k"] <= 8 and result["promoted"]
-    assert backtest["cutoff"] == "2011-09-11"
-    assert backtest["beats_baseline"] is True
-    assert backtest["model"]["explained_variance"] > backtest["rfm_baseline"]["explained_variance"]
-    assert backtest["model"]["retention_spread"] > backtest["rfm_baseline"]["retention_spread"]
-    totals = out["backtests"][out["backtests"]["segment"] == "all"]
-    assert set(totals["method"]) == {"model", "rfm_baseline"}
-    assert totals["customers"].nunique() == 1  # the same customers at the cutoff
+def test_the_nightly_default_beats_the_named_rfm_segments_out_of_time(tmp_path: Path) -> None:
+    from datetime import date
+
+    args = argparse.Namespace(demo_seed=42, demo_customers=2000)
+    result = scenario(args, "online_retail", date(2011, 9, 1), tmp_path)
+    rows = {r["segmenter"].split(":")[0].split(" (")[0]: r for r in result["rows"]}
+    mine, rfm = result["rows"][0], rows["named RFM segments"]
+    print(f"\n{mine}\n{result['reason']}")
+    assert result["reason"].startswith("[out_of_time]")
+    assert 3 <= mine["k"] <= 8 and mine["smallest_share"] >= 0.02
+    assert mine["stability"] >= 0.9
+    # on what customers did after as_of, lines the training never read
+    assert mine["eta2"] > rfm["eta2"] + 0.01
+    assert mine["retention_spread"] > rfm["retention_spread"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from segments.models import profile_segments
 from segments.models.naming import fmt_value, name_segment, unique_names
@@ -103,3 +105,72 @@ def test_profile_table_on_rfm_like_data() -> None:
     stats = profiles.features
     assert set(stats.columns) >= {"segment_id", "feature", "mean", "median", "z", "rank_score"}
     assert len(stats) == 3 * 3
+
+
+def _population(seed: int, n: int = 400) -> tuple[pd.DataFrame, np.ndarray]:
+    """Customers with skewed RFM and tenure, cut into segments along a random direction."""
+    rng = np.random.default_rng(seed)
+    recency = rng.exponential(rng.uniform(30, 300), n).round() + 1
+    tenure = recency + rng.exponential(rng.uniform(20, 600), n).round()
+    frequency = 1 + rng.geometric(rng.uniform(0.2, 0.9), n) - 1
+    monetary = frequency * rng.lognormal(rng.uniform(2, 5), 1.0, n)
+    monetary[rng.random(n) < 0.03] *= -0.2  # a few net returners
+    df = pd.DataFrame(
+        {
+            "recency_days": recency,
+            "frequency": frequency,
+            "monetary": monetary,
+            "tenure_days": tenure,
+        }
+    )
+    ranks = df.rank(pct=True).to_numpy()
+    score = ranks @ rng.normal(size=4) + rng.normal(0, 0.1, n)
+    k = int(rng.integers(3, 8))
+    labels = np.searchsorted(np.quantile(score, np.linspace(0, 1, k + 1)[1:-1]), score)
+    return df, labels
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_every_name_is_true_in_its_segment_numbers(seed: int) -> None:
+    from segments.models.naming import name_violations
+
+    df, labels = _population(seed)
+    profiles = profile_segments(df, labels)
+    stats = profiles.features
+    population = stats.drop_duplicates("feature").set_index("feature")["population_median"]
+    for row in profiles.summary.itertuples():
+        medians = stats[stats["segment_id"] == row.segment_id].set_index("feature")["median"]
+        assert name_violations(row.name, medians.to_dict(), population.to_dict()) == []
+
+
+def test_a_segment_last_seen_295_days_ago_is_not_new() -> None:
+    """The demo's old bug: low tenure by rank among long-standing customers read as new."""
+    rng = np.random.default_rng(1)
+    old = pd.DataFrame(  # most customers have bought for years
+        {
+            "recency_days": rng.integers(5, 200, 900),
+            "frequency": rng.integers(2, 20, 900),
+            "monetary": rng.uniform(100, 5000, 900),
+            "tenure_days": rng.integers(700, 1500, 900),
+        }
+    )
+    lapsed = pd.DataFrame(  # one order about ten months ago
+        {
+            "recency_days": rng.integers(280, 310, 100),
+            "frequency": 1,
+            "monetary": rng.uniform(20, 60, 100),
+            "tenure_days": rng.integers(280, 310, 100),
+        }
+    )
+    df = pd.concat([old, lapsed], ignore_index=True)
+    labels = np.r_[np.zeros(900, dtype=int), np.ones(100, dtype=int)]
+    name = profile_segments(df, labels).summary.set_index("segment_id").at[1, "name"]
+    assert name != "New customers" and name in {"Hibernating", "Lost customers"}
+    fresh = lapsed.assign(
+        recency_days=rng.integers(3, 40, 100), tenure_days=rng.integers(40, 80, 100)
+    )
+    df = pd.concat([old, fresh], ignore_index=True)
+    assert profile_segments(df, labels).summary.set_index("segment_id").at[1, "name"] == (
+        "New customers"
+    )

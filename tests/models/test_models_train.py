@@ -150,26 +150,6 @@ def test_nothing_passes_still_chooses_and_says_so() -> None:
     assert "No candidate passed" in choice.reason
 
 
-def test_business_score_can_overrule_quality() -> None:
-    table = pd.DataFrame(
-        {
-            "algorithm": ["kmeans"] * 3,
-            "k": [3, 4, 5],
-            "silhouette": [0.6, 0.5, 0.4],
-            "davies_bouldin": [0.6, 0.7, 0.8],
-            "calinski_harabasz": [300.0, 200.0, 100.0],
-            "bic": [np.nan] * 3,
-            "noise_share": [0.0] * 3,
-            "smallest_share": [0.1] * 3,
-            "stability": [0.9] * 3,
-            "is_knee": [False] * 3,
-            "business_score": [0.1, 0.2, 5.0],
-        }
-    )
-    choice = select(table, TrainConfig(business_weight=2.0))
-    assert choice.index == 2 and "business score" in choice.reason
-
-
 def test_sufficiency_error_says_what_is_missing() -> None:
     check_sufficiency(500, 365)
     check_sufficiency(500, None)  # cross-sectional sources have no history

@@ -28,7 +28,8 @@ def world_settings(home: Path, **overrides: Any) -> Settings:
         )
         for seg_id, name in NAMES.items():
             con.execute(
-                "insert into ops.segment_catalog values ('m1', $id, $name, 'd', 'a', '[]')",
+                "insert into ops.segment_catalog (model_version, segment_id, segment_name, "
+                "description, action, centroid) values ('m1', $id, $name, 'd', 'a', '[]')",
                 {"id": seg_id, "name": name},
             )
     return settings

@@ -15,7 +15,7 @@ DAY = date(2026, 1, 3)
 def test_monitor_reason_makes_auto_retrain():
     assert retrain_due(CHAMPION, "auto", "retail", DAY, 7) == (
         False,
-        "champion m1 is 2 days old; not due",
+        "champion m1 is 2 days old in as-of time; not due",
     )
     reason = "drift: PSI monetary 0.41 >= 0.25 against m1"
     assert retrain_due(CHAMPION, "auto", "retail", DAY, 7, reason) == (True, reason)

@@ -17,6 +17,11 @@ catalog as (
     inner join this_publish on this_publish.model_version = segment_catalog.model_version
 ),
 
+clv as (
+    -- P(alive) of the BG/NBD fit of this as_of (features.customer_clv), where it was fitted
+    select customer_id, p_alive from features.customer_clv where as_of = $as_of
+),
+
 sizes as (
     select
         segment_id,
@@ -26,9 +31,11 @@ sizes as (
         avg(recency_days) as mean_recency_days,
         avg(frequency) as mean_frequency,
         avg(monetary) as mean_monetary,
-        avg(clv) as mean_clv,
+        avg(segments.clv) as mean_clv,
+        avg(clv.p_alive) as mean_p_alive,
         mode(rfm_segment) as top_rfm_segment
     from segments
+    left join clv on clv.customer_id = segments.customer_id
     group by segment_id
 ),
 
@@ -47,6 +54,7 @@ final as (
         sizes.mean_frequency,
         sizes.mean_monetary,
         sizes.mean_clv,
+        sizes.mean_p_alive,
         sizes.top_rfm_segment,
         this_publish.model_version,
         cast($run_id as varchar) as run_id,

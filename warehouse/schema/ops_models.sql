@@ -96,3 +96,39 @@ create table if not exists ops.backtests (
 
 -- size-weighted standard deviation of segment retention (a tiny extreme segment cannot make it)
 alter table ops.backtests add column if not exists retention_std double;
+
+-- The out-of-time selection (segments/models/backtest_select.py): every candidate recipe
+-- (family x feature space x k), what it scored on the validation window and why it failed.
+-- candidate: e.g. 'kmeans[rank value] k=6'; recipe without k; family: cluster | tree | distill.
+-- backtest_eta2 / backtest_retention_eta2: eta2 of log1p future revenue / of buying again;
+-- objective: what the selection maximised; null where the candidate was not evaluated.
+alter table ops.model_candidates add column if not exists candidate varchar;
+alter table ops.model_candidates add column if not exists recipe varchar;
+alter table ops.model_candidates add column if not exists family varchar;
+alter table ops.model_candidates add column if not exists space varchar;
+alter table ops.model_candidates add column if not exists selection_mode varchar;
+alter table ops.model_candidates add column if not exists objective double;
+alter table ops.model_candidates add column if not exists backtest_eta2 double;
+alter table ops.model_candidates add column if not exists backtest_adjusted_eta2 double;
+alter table ops.model_candidates add column if not exists backtest_retention_eta2 double;
+alter table ops.model_candidates add column if not exists gate_failures varchar;
+
+-- a tree segment's readable rule (null for clusterings)
+alter table ops.segment_catalog add column if not exists rule varchar;
+
+-- the peers of a backtest: method 'kmeans_log_rfm' besides 'model' and 'rfm_baseline';
+-- k, retention_eta2 and the selection objective on the total row
+alter table ops.backtests add column if not exists k integer;
+alter table ops.backtests add column if not exists retention_eta2 double;
+alter table ops.backtests add column if not exists objective double;
+
+-- Grain: one customer of one model version's training run in one 2-D view (method 'pca' |
+-- 'tsne', a seeded sample). Computed once at training so the report only reads it.
+create table if not exists ops.model_embeddings (
+    model_version varchar not null,
+    method varchar not null,
+    customer_id varchar not null,
+    segment_id integer not null,
+    x double not null,
+    y double not null
+);
