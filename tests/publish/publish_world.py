@@ -55,7 +55,8 @@ def prepare_run(
     with connect(settings) as con:
         for seg_id, name in NAMES.items():
             con.execute(
-                "insert or ignore into ops.segment_catalog values ($v, $id, $name, "
+                "insert or ignore into ops.segment_catalog (model_version, segment_id, "
+                "segment_name, description, action, centroid) values ($v, $id, $name, "
                 "$description, $action, '[]')",
                 {
                     "v": model_version,
