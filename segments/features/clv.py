@@ -330,17 +330,21 @@ def fit_clv(
     big_t = summary["lt_t_days"].to_numpy(dtype=float)
     m = summary["lt_monetary"].to_numpy(dtype=float)
 
-    bgnbd = fit_bgnbd(x, t_x, big_t, seed=seed, penalizer=penalizer)
+    # The fits see rows in value order: their sums, and so the parameters to the last bit,
+    # do not depend on row order or on the customer ids (the pseudonym key); a model that
+    # ranks p_alive would otherwise change with the key.
+    order = np.lexsort((m, big_t, t_x, x))
+    bgnbd = fit_bgnbd(x[order], t_x[order], big_t[order], seed=seed, penalizer=penalizer)
     try:
         gamma_gamma: GammaGammaParams | None = fit_gamma_gamma(
-            x, m, seed=seed, penalizer=penalizer
+            x[order], m[order], seed=seed, penalizer=penalizer
         )
         value = expected_average_value(gamma_gamma, x, m)
     except ValueError as error:
         # spend not identified (too few repeat buyers, q <= 1): the plain mean repeat spend
         log.warning("Gamma-Gamma not fitted (%s); using the mean repeat spend", error)
         gamma_gamma = None
-        positive = m[(x > 0) & (m > 0)]
+        positive = m[order][(x[order] > 0) & (m[order] > 0)]
         value = np.full_like(m, float(positive.mean()) if len(positive) else 0.0)
 
     customers = pd.DataFrame(
