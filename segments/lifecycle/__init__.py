@@ -23,6 +23,10 @@ _EXPORTS = {
     "current_champion": "registry",
     "rollback_model": "registry",
     "score_customers": "score",
+    # scale-out: each bucket predicts on a worker, the flow process writes the gathered rows
+    "champion_or_fail": "score",
+    "predict_segments": "score",
+    "write_scores": "score",
     # monitoring re-scores matured publishes the way the backtest scores a model
     "backtest_assignments": "backtest",
 }

@@ -1,4 +1,9 @@
-"""Scoring: every customer of the feature table gets a segment from the champion model."""
+"""Scoring: every customer of the feature table gets a segment from the champion model.
+
+In one process `score_customers` does all of it; with customer buckets (segments.scale) each
+worker runs `predict_segments` on its bucket and the flow process writes the gathered rows
+with `write_scores`, so both paths share every step.
+"""
 
 from __future__ import annotations
 
@@ -12,36 +17,47 @@ from threadpoolctl import threadpool_limits
 
 from segments.core.errors import NothingToPublishError
 from segments.features import FEATURE_SETS
-from segments.lifecycle.registry import current_champion
+from segments.lifecycle.registry import Champion, current_champion
 from segments.lifecycle.train import load_features
 from segments.models import SegmentModel
 
 
-def score_customers(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    run_id: str,
-    as_of: date,
-    feature_set_name: str,
-    threads: int = 1,
-) -> dict[str, Any]:
-    """Assign every customer of the feature table a segment with the champion model."""
+def champion_or_fail(con: duckdb.DuckDBPyConnection) -> Champion:
+    """The champion to score with; nothing can be published without one."""
     champion = current_champion(con)
     if champion is None:
         raise NothingToPublishError("no champion model to score with; run with retrain=auto first")
-    model = SegmentModel.load(champion.artifact_path)
-    frame = load_features(con, FEATURE_SETS[champion.feature_set])
+    return champion
+
+
+def predict_segments(
+    con: duckdb.DuckDBPyConnection, artifact_path: str, feature_set: str, threads: int = 1
+) -> pd.DataFrame:
+    """(customer_id, segment_id) for every row of the feature set's relation on `con`."""
+    model = SegmentModel.load(artifact_path)
+    frame = load_features(con, FEATURE_SETS[feature_set])
     with threadpool_limits(threads):
         labels = model.predict(frame)
+    ids = model.metadata.get("segment_ids") or list(range(model.k))
+    return pd.DataFrame(
+        {"customer_id": frame["customer_id"], "segment_id": np.asarray(ids)[labels]}
+    )
+
+
+def write_scores(
+    con: duckdb.DuckDBPyConnection,
+    scores: pd.DataFrame,
+    *,
+    champion: Champion,
+    run_id: str,
+    as_of: date,
+) -> dict[str, Any]:
+    """The run's rows of ops.scores (segment names from the catalog) and their summary."""
     catalog = con.execute(
         "select segment_id, segment_name from ops.segment_catalog "
         "where model_version = $v order by segment_id",
         {"v": champion.model_version},
     ).df()
-    ids = model.metadata.get("segment_ids") or list(range(model.k))
-    scores = pd.DataFrame(
-        {"customer_id": frame["customer_id"], "segment_id": np.asarray(ids)[labels]}
-    )
     scores = scores.merge(catalog, on="segment_id", how="left")
     con.execute("delete from ops.scores where run_id = $r", {"r": run_id})
     con.register("_scores", scores)
@@ -59,3 +75,17 @@ def score_customers(
         "customers": len(scores),
         "segments": {str(k): int(v) for k, v in sizes.items()},
     }
+
+
+def score_customers(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    run_id: str,
+    as_of: date,
+    feature_set_name: str,
+    threads: int = 1,
+) -> dict[str, Any]:
+    """Assign every customer of the feature table a segment with the champion model."""
+    champion = champion_or_fail(con)
+    scores = predict_segments(con, champion.artifact_path, champion.feature_set, threads)
+    return write_scores(con, scores, champion=champion, run_id=run_id, as_of=as_of)

@@ -1,0 +1,105 @@
+"""The per-bucket stages of a run on Dask (SEGMENTS_PARTITIONS > 1): the flow process splits
+and gathers, Prefect's DaskTaskRunner maps the bucket tasks over the cluster's workers.
+
+One cluster serves a whole run: an existing scheduler (SEGMENTS_DASK_ADDRESS) or a
+LocalCluster of SEGMENTS_DASK_WORKERS single-threaded worker processes started for the run
+and closed after it. What runs where: docs/scale-out.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from prefect.futures import wait
+from prefect.utilities.annotations import unmapped
+
+from segments.core.runs import RunContext
+from segments.scale import worker_threads
+from segments.settings import Settings
+from tasks.scale import (
+    compute_bucket_features_task,
+    gather_features_task,
+    gather_scores_task,
+    score_bucket_task,
+    stage_feature_buckets_task,
+    stage_scoring_buckets_task,
+)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Where the bucket tasks run: a scheduler address, and DuckDB threads per bucket task."""
+
+    address: str
+    threads: int | None
+
+
+@contextmanager
+def dask_cluster(settings: Settings) -> Iterator[Cluster | None]:
+    """The run's Dask cluster; None when the run stays in one process (partitions = 1)."""
+    if settings.partitions == 1:
+        yield None
+        return
+    if settings.dask_address:
+        # a remote worker's cores are its own: DuckDB takes them all unless SEGMENTS_THREADS
+        yield Cluster(settings.dask_address, settings.threads)
+        return
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=settings.dask_workers,
+        threads_per_worker=1,  # one bucket at a time per worker: DuckDB has the cores
+        processes=True,
+        dashboard_address=None,
+    ) as cluster:
+        yield Cluster(cluster.scheduler_address, worker_threads(settings, settings.dask_workers))
+
+
+def _runner(cluster: Cluster) -> Any:
+    from prefect_dask import DaskTaskRunner
+
+    return DaskTaskRunner(address=cluster.address)
+
+
+def _results(futures: Any) -> list[dict[str, Any]]:
+    wait(futures)
+    return [future.result() for future in futures]
+
+
+def build_features_on_buckets(ctx: RunContext, cluster: Cluster) -> dict[str, Any]:
+    """Split staging by bucket, features of every bucket on the workers, gather."""
+    stage_feature_buckets_task(ctx)
+    with _runner(cluster) as runner:
+        futures = runner.map(
+            compute_bucket_features_task,
+            {
+                "settings": unmapped(ctx.settings),
+                "as_of": unmapped(ctx.as_of),
+                "bucket": list(range(ctx.settings.partitions)),
+                "threads": unmapped(cluster.threads),
+            },
+        )
+        buckets = _results(futures)
+    return gather_features_task(ctx, buckets)
+
+
+def score_customers_on_buckets(ctx: RunContext, cluster: Cluster) -> dict[str, Any]:
+    """Split the run's features by bucket, score every bucket on the workers, gather."""
+    champion = stage_scoring_buckets_task(ctx)
+    with _runner(cluster) as runner:
+        futures = runner.map(
+            score_bucket_task,
+            {
+                "settings": unmapped(ctx.settings),
+                "as_of": unmapped(ctx.as_of),
+                "bucket": list(range(ctx.settings.partitions)),
+                "artifact_path": unmapped(champion["artifact_path"]),
+                "feature_set": unmapped(champion["feature_set"]),
+                "threads": unmapped(cluster.threads),
+            },
+        )
+        buckets = _results(futures)
+    return gather_scores_task(ctx, buckets)
