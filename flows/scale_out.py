@@ -8,6 +8,7 @@ and closed after it. What runs where: docs/scale-out.md.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -69,10 +70,23 @@ def _results(futures: Any) -> list[dict[str, Any]]:
     return [future.result() for future in futures]
 
 
+def _phases(started: float, split: float, mapped: float) -> dict[str, float]:
+    """Seconds of the split (flow process), the mapped buckets (cluster) and the gather."""
+    now = time.perf_counter()
+    return {
+        "split": round(split - started, 3),
+        "buckets": round(mapped - split, 3),
+        "gather": round(now - mapped, 3),
+    }
+
+
 def build_features_on_buckets(ctx: RunContext, cluster: Cluster) -> dict[str, Any]:
-    """Split staging by bucket, features of every bucket on the workers, gather."""
-    stage_feature_buckets_task(ctx)
-    with _runner(cluster) as runner:
+    """Split staging by bucket, features of every bucket on the workers, gather: one
+    `features` stage in ops.runs, as in one process, with each bucket's rows and seconds."""
+    with ctx.stage("features") as details, _runner(cluster) as runner:
+        started = time.perf_counter()
+        details["split"] = stage_feature_buckets_task(ctx)
+        split = time.perf_counter()
         futures = runner.map(
             compute_bucket_features_task,
             {
@@ -82,14 +96,20 @@ def build_features_on_buckets(ctx: RunContext, cluster: Cluster) -> dict[str, An
                 "threads": unmapped(cluster.threads),
             },
         )
-        buckets = _results(futures)
-    return gather_features_task(ctx, buckets)
+        details["buckets"] = _results(futures)
+        mapped = time.perf_counter()
+        details.update(gather_features_task(ctx))
+        details["seconds"] = _phases(started, split, mapped)
+    return details
 
 
 def score_customers_on_buckets(ctx: RunContext, cluster: Cluster) -> dict[str, Any]:
-    """Split the run's features by bucket, score every bucket on the workers, gather."""
-    champion = stage_scoring_buckets_task(ctx)
-    with _runner(cluster) as runner:
+    """Split the run's features by bucket, score every bucket on the workers, gather: one
+    `score` stage, as in one process."""
+    with ctx.stage("score") as details, _runner(cluster) as runner:
+        started = time.perf_counter()
+        champion = stage_scoring_buckets_task(ctx)
+        split = time.perf_counter()
         futures = runner.map(
             score_bucket_task,
             {
@@ -101,5 +121,8 @@ def score_customers_on_buckets(ctx: RunContext, cluster: Cluster) -> dict[str, A
                 "threads": unmapped(cluster.threads),
             },
         )
-        buckets = _results(futures)
-    return gather_scores_task(ctx, buckets)
+        details["buckets"] = _results(futures)
+        mapped = time.perf_counter()
+        details.update(gather_scores_task(ctx))
+        details["seconds"] = _phases(started, split, mapped)
+    return details

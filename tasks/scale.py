@@ -40,12 +40,10 @@ def compute_bucket_features_task(
 
 
 @task(name="gather_features")
-def gather_features_task(ctx: RunContext, buckets: list[dict[str, Any]]) -> dict[str, Any]:
+def gather_features_task(ctx: RunContext) -> dict[str, Any]:
     """The buckets' features into the warehouse, the RFM quintiles over all, then the CLV."""
-    with ctx.stage("features") as details, connect(ctx.settings) as con:
-        details.update(gather_feature_stage(con, ctx.settings, ctx.as_of))
-        details["buckets"] = buckets
-    return details
+    with connect(ctx.settings) as con:
+        return gather_feature_stage(con, ctx.settings, ctx.as_of)
 
 
 @task(name="stage_scoring_buckets")
@@ -76,9 +74,7 @@ def score_bucket_task(
 
 
 @task(name="gather_scores")
-def gather_scores_task(ctx: RunContext, buckets: list[dict[str, Any]]) -> dict[str, Any]:
-    """Every bucket's scores into ops.scores, recorded as the run's score stage."""
-    with ctx.stage("score") as details, connect(ctx.settings) as con:
-        details.update(gather_scores(con, ctx.settings, run_id=ctx.run_id, as_of=ctx.as_of))
-        details["buckets"] = buckets
-    return details
+def gather_scores_task(ctx: RunContext) -> dict[str, Any]:
+    """Every bucket's scores into ops.scores for the run."""
+    with connect(ctx.settings) as con:
+        return gather_scores(con, ctx.settings, run_id=ctx.run_id, as_of=ctx.as_of)

@@ -5,6 +5,8 @@ the bucket lake that Dask workers share can live on object storage."""
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import duckdb
 import fsspec
@@ -26,9 +28,12 @@ def lake_url(root: str, *parts: str) -> str:
 
 
 def duckdb_path(url: str) -> str:
-    """What DuckDB reads and writes: a local path for file:// and paths; other URLs as they
-    are (s3://, gs://, az:// need DuckDB's httpfs/azure extension and credentials there)."""
-    return url.removeprefix("file://")
+    """What DuckDB reads and writes: a local path for file:// URLs (percent-decoded) and
+    paths; other URLs as they are (s3://, gs://, az:// need DuckDB's httpfs/azure extension
+    and credentials there)."""
+    if url.startswith("file://"):
+        return url2pathname(urlparse(url).path)
+    return url
 
 
 def is_local(url: str) -> bool:
@@ -42,14 +47,21 @@ def make_folder(url: str) -> None:
         Path(duckdb_path(url)).mkdir(parents=True, exist_ok=True)
 
 
+def _fs(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The fsspec filesystem of a lake address (a local one for paths and file://)."""
+    if is_local(url):
+        return fsspec.filesystem("file"), duckdb_path(url)
+    return fsspec.core.url_to_fs(url)
+
+
 def remove_tree(url: str) -> None:
     """Delete a folder of the lake and everything under it, if it exists (via fsspec)."""
-    fs, path = fsspec.core.url_to_fs(url)
+    fs, path = _fs(url)
     if fs.exists(path):
         fs.rm(path, recursive=True)
 
 
 def exists(url: str) -> bool:
     """Whether a file or folder of the lake exists (via fsspec)."""
-    fs, path = fsspec.core.url_to_fs(url)
+    fs, path = _fs(url)
     return bool(fs.exists(path))
