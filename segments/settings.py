@@ -170,6 +170,7 @@ class Settings(BaseSettings):
     )
     dask_address: str | None = Field(
         default=None,
+        pattern=r"^(tcp|tls|ucx|ws|wss|inproc)://\S+$",
         description="An existing Dask scheduler (tcp://host:8786); none: a LocalCluster when "
         "SEGMENTS_PARTITIONS > 1.",
     )
@@ -178,6 +179,8 @@ class Settings(BaseSettings):
     )
     bucket_lake: str | None = Field(
         default=None,
+        # an absolute path or a URL: a relative one would follow each worker's folder
+        pattern=r"^(/.*|[a-z][a-z0-9+.-]*://.+)$",
         description="Where the bucket Parquet lives, a path or an fsspec-style URL (file://, "
         "s3://...); none: SEGMENTS_HOME/lake/buckets. Workers read and write only here.",
     )

@@ -12,7 +12,6 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from pydantic import ValidationError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "features"))
 from feature_warehouse import SQL_DIR, new_warehouse
@@ -112,11 +111,3 @@ def test_gathered_bucket_features_equal_the_one_process_build(tmp_path: Path, la
     assert sorted(p.name for p in (root / "features" / "agg_customer_summary").iterdir()) == [
         "bucket=0", "bucket=1", "bucket=2"
     ]  # fmt: skip
-
-
-@pytest.mark.parametrize("name,value", [("SEGMENTS_PARTITIONS", "0"),
-                                        ("SEGMENTS_DASK_WORKERS", "0")])  # fmt: skip
-def test_bad_scale_out_settings_are_refused(monkeypatch, tmp_path, name, value) -> None:
-    monkeypatch.setenv(name, value)
-    with pytest.raises(ValidationError, match=name.removeprefix("SEGMENTS_").lower()):
-        Settings(home=tmp_path)
