@@ -41,10 +41,11 @@ def nightly_segmentation(params: NightlyParams | None = None) -> dict[str, Any]:
     with flow_run_context(as_of=as_of, params=params.model_dump(mode="json")) as (ctx, summary):
         summary.update(run_id=ctx.run_id, as_of=as_of.isoformat())
         check_publishable_task(ctx)  # a refusal known now is said now, not after every stage
-        summary["ingest"] = announce("ingest", ingest_landing_task(ctx))
-        validate(ctx, "validate_staging", params.feature_set)
-        # SEGMENTS_PARTITIONS > 1: features and scoring per customer bucket on Dask
+        # SEGMENTS_PARTITIONS > 1: features and scoring per customer bucket on Dask (the
+        # cluster starts, and its workers import their code, while the flow process ingests)
         with dask_cluster(ctx.settings) as cluster:
+            summary["ingest"] = announce("ingest", ingest_landing_task(ctx))
+            validate(ctx, "validate_staging", params.feature_set)
             summary["features"] = (
                 build_features_on_buckets(ctx, cluster) if cluster else build_features_task(ctx)
             )

@@ -48,15 +48,31 @@ def dask_cluster(settings: Settings) -> Iterator[Cluster | None]:
         # a remote worker's cores are its own: DuckDB takes them all unless SEGMENTS_THREADS
         yield Cluster(settings.dask_address, settings.threads)
         return
-    from distributed import LocalCluster
+    from distributed import Client, LocalCluster
 
-    with LocalCluster(
-        n_workers=settings.dask_workers,
-        threads_per_worker=1,  # one bucket at a time per worker: DuckDB has the cores
-        processes=True,
-        dashboard_address=None,
-    ) as cluster:
+    with (
+        LocalCluster(
+            n_workers=settings.dask_workers,
+            threads_per_worker=1,  # one bucket at a time per worker: DuckDB has the cores
+            processes=True,
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster.scheduler_address, set_as_default=False) as client,
+    ):
+        # fresh worker processes import Prefect's engine and the bucket code once (seconds
+        # each); started now, it overlaps the flow process's ingest instead of the first bucket
+        client.run(warm_up, wait=False)
         yield Cluster(cluster.scheduler_address, worker_threads(settings, settings.dask_workers))
+
+
+def warm_up() -> None:
+    """Import what a bucket task runs (on a worker, before its first bucket)."""
+    import prefect.task_engine  # noqa: F401
+
+    import tasks.scale  # noqa: F401
+    from segments.scale import preload_bucket_code
+
+    preload_bucket_code()
 
 
 def _runner(cluster: Cluster) -> Any:

@@ -18,5 +18,6 @@ _EXPORTS = {
     "score_bucket": "scoring",
     "gather_scores": "scoring",
     "worker_threads": "lakefiles",
+    "preload_bucket_code": "preload",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
