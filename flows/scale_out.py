@@ -48,7 +48,7 @@ def dask_cluster(settings: Settings) -> Iterator[Cluster | None]:
         # a remote worker's cores are its own: DuckDB takes them all unless SEGMENTS_THREADS
         yield Cluster(settings.dask_address, settings.threads)
         return
-    from distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster, fire_and_forget
 
     with (
         LocalCluster(
@@ -61,7 +61,8 @@ def dask_cluster(settings: Settings) -> Iterator[Cluster | None]:
     ):
         # fresh worker processes import Prefect's engine and the bucket code once (seconds
         # each); started now, it overlaps the flow process's ingest instead of the first bucket
-        client.run(warm_up, wait=False)
+        for worker in client.scheduler_info()["workers"]:
+            fire_and_forget(client.submit(warm_up, workers=[worker], pure=False))
         yield Cluster(cluster.scheduler_address, worker_threads(settings, settings.dask_workers))
 
 
