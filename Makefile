@@ -15,7 +15,7 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 export GX_ANALYTICS_ENABLED ?= false
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format bench bench-stages bench-api bench-quality clean
+.PHONY: help install run test lint format bench bench-dask bench-stages bench-api bench-quality clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ format: $(STAMP) ## Apply ruff fixes and formatting
 
 bench: $(STAMP) ## Nightly cost vs floor and pandas at LINES (1M and 10M; 100M: 4 GB cap), bench/results/
 	$(BIN)/python -m bench.nightly --lines $(LINES)
+
+bench-dask: $(STAMP) ## bench + the last night rerun on 8 customer buckets with 1 and 2 Dask workers
+	$(BIN)/python -m bench.nightly --lines $(LINES) --workers 1 2 --partitions 8
 
 bench-stages: $(STAMP) ## Each stage in its own process at the first of LINES, bench/results/bench_*
 	$(BIN)/python -m bench.run --lines $(firstword $(LINES))

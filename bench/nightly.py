@@ -11,7 +11,9 @@ as its own process, in one fresh SEGMENTS_HOME:
   then `segments run --retrain always` (first run, trains);
 - each night: `segments ingest` of its files, then `segments run --retrain never`;
 - then `segments rebuild`: every aggregate and feature recomputed from staging (what a night
-  would cost without the incremental layer; it also says whether the nights kept them exact).
+  would cost without the incremental layer; it also says whether the nights kept them exact);
+- with `--workers 1 2`: the last night's run again in one process, then with
+  SEGMENTS_PARTITIONS=--partitions buckets on a LocalCluster of each worker count.
 Seconds are the work each command recorded in ops.runs (`wall` adds Python start-up and, for
 `segments run`, Prefect's temporary server); CPU and peak RSS are the process tree's.
 Writes bench/results/nightly_<lines>.md/.json and the cross-size summary nightly.md.
@@ -108,6 +110,45 @@ def baseline(name: str, files: list[str], env: dict[str, str], cap: Cap) -> dict
     return {"step": name, **result, **report, "stdout": None, "stderr": None}
 
 
+def bucket_costs(home: Path, run_id: str) -> dict[str, Any]:
+    """Per stage of a bucketed run: split / buckets / gather seconds and each bucket's own."""
+    import duckdb
+
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        rows = con.execute(
+            "select stage, details from ops.runs where run_id = $r "
+            "and stage in ('features', 'score') and status = 'completed'",
+            {"r": run_id},
+        ).fetchall()
+    costs = {}
+    for stage, details in rows:
+        parsed = json.loads(details or "{}")
+        seconds = [b["seconds"] for b in parsed.get("buckets", [])]
+        costs[stage] = {**parsed.get("seconds", {}), "bucket_seconds": seconds}
+    return costs
+
+
+def scale_out(as_of: str, args: argparse.Namespace, env: dict, cap: Cap, log: Path) -> list:
+    """The last night's run again: in one process (the same-run baseline), then with
+    --partitions buckets on each --workers count of a LocalCluster (bench/README.md)."""
+    run_cmd = ["run", "--as-of", as_of, "--retrain", "never"]
+    steps = [{**command("rerun, one process", run_cmd, env, cap, log), "phase": "scale-out"}]
+    for workers in args.workers:
+        env_w = {
+            **env,
+            "SEGMENTS_PARTITIONS": str(args.partitions),
+            "SEGMENTS_DASK_WORKERS": str(workers),
+        }
+        label = f"rerun, {args.partitions} buckets on {workers} worker(s)"
+        step = command(label, run_cmd, env_w, cap, log)
+        costs = bucket_costs(Path(env["SEGMENTS_HOME"]), step["run_id"])
+        steps.append(
+            {**step, "phase": "scale-out", "workers": workers, "partitions": args.partitions,
+             "buckets": costs}
+        )  # fmt: skip
+    return steps
+
+
 def bench_size(lines: int, args: argparse.Namespace) -> dict[str, Any]:
     """Every row of one size's table."""
     root = Path(args.workdir or WORK)
@@ -156,6 +197,8 @@ def bench_size(lines: int, args: argparse.Namespace) -> dict[str, Any]:
             # the baseline of a night's features: the same layer recomputed from all of staging
             rebuild = ["rebuild", "--as-of", data.nights[-1].as_of]
             steps.append({**command("full rebuild", rebuild, env, cap, log), "phase": "rebuild"})
+            if args.workers:
+                steps += scale_out(data.nights[-1].as_of, args, env, cap, log)
         except RuntimeError as exc:
             out["failed"] = f"{exc} (log: {log})"
     out["history_lines"] = data.history_lines
@@ -177,6 +220,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep each size's SEGMENTS_HOME")
     parser.add_argument("--skip-baselines", action="store_true")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also rerun the last night with customer buckets on a Dask LocalCluster of each "
+        "worker count (e.g. --workers 1 2), beside a one-process rerun",
+    )
+    parser.add_argument("--partitions", type=int, default=8, help="buckets for --workers")
     args = parser.parse_args(argv)
     if args.nights < 2:
         parser.error("--nights must be at least 2 (night 2 re-lands night 1's corrected file)")

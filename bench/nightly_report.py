@@ -106,8 +106,42 @@ def render_size(result: dict[str, Any]) -> str:
     for check, value, goal, met, why in goals(result):
         shown = "" if met is None else ("yes" if met else "**no**")
         lines.append(f"| {check} | {_num(value)} | {goal} | {shown} | {why} |")
+    lines += _scale_out(result)
     lines += ["", _load_note(result), ""]
     return "\n".join(lines)
+
+
+def _scale_out(result: dict[str, Any]) -> list[str]:
+    """Bucketed reruns: each stage's split / buckets / gather seconds and per-bucket cost."""
+    runs = [s for s in result["steps"] if s.get("buckets")]
+    if not runs:
+        return []
+    out = [
+        "",
+        "Scale-out (`--workers`): the last night rerun with customer buckets on a LocalCluster.",
+        "",
+        "| run | stage | split s | buckets s (mapped) | gather s | per bucket s (mean / max) |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for step in runs:
+        for stage, cost in step["buckets"].items():
+            each = cost.get("bucket_seconds") or []
+            mean = sum(each) / len(each) if each else None
+            out.append(
+                f"| {step['step']} | {stage} | {_num(cost.get('split'))} | "
+                f"{_num(cost.get('buckets'))} | {_num(cost.get('gather'))} | "
+                f"{_num(mean)} / {_num(max(each) if each else None)} |"
+            )
+    by_workers = {s["workers"]: s for s in runs}
+    if 1 in by_workers and 2 in by_workers:
+        for stage in ("features", "score"):
+            one = by_workers[1]["buckets"].get(stage, {}).get("buckets")
+            two = by_workers[2]["buckets"].get(stage, {}).get("buckets")
+            if one and two:
+                out.append(
+                    f"\n{stage}: mapped buckets on 1 worker / on 2 workers = {one / two:.2f}"
+                )
+    return out
 
 
 def _load_note(result: dict[str, Any]) -> str:

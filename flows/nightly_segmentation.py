@@ -11,6 +11,7 @@ from flows.context import flow_run_context
 from flows.facts import announce
 from flows.hooks import record_failure
 from flows.params import NightlyParams, param
+from flows.scale_out import build_features_on_buckets, dask_cluster, score_customers_on_buckets
 from tasks.cluster import fit_candidates, score_customers_task
 from tasks.features import build_features_task
 from tasks.ingest import ingest_landing_task
@@ -40,23 +41,33 @@ def nightly_segmentation(params: NightlyParams | None = None) -> dict[str, Any]:
     with flow_run_context(as_of=as_of, params=params.model_dump(mode="json")) as (ctx, summary):
         summary.update(run_id=ctx.run_id, as_of=as_of.isoformat())
         check_publishable_task(ctx)  # a refusal known now is said now, not after every stage
-        summary["ingest"] = announce("ingest", ingest_landing_task(ctx))
-        validate(ctx, "validate_staging", params.feature_set)
-        summary["features"] = build_features_task(ctx)
-        validate(ctx, "validate_features", params.feature_set)
-        summary["monitor"] = monitor_models_task(ctx)
-        summary["train"] = announce(
-            "train",
-            fit_candidates(
-                ctx,
-                params.feature_set,
-                params.retrain,
-                params.train_config(ctx.settings.seed),
-                monitor_reason=summary["monitor"]["retrain_reason"],
-                promote=params.promote,
-            ),
-        )
-        summary["score"] = announce("score", score_customers_task(ctx, params.feature_set))
+        # SEGMENTS_PARTITIONS > 1: features and scoring per customer bucket on Dask (the
+        # cluster starts, and its workers import their code, while the flow process ingests)
+        with dask_cluster(ctx.settings) as cluster:
+            summary["ingest"] = announce("ingest", ingest_landing_task(ctx))
+            validate(ctx, "validate_staging", params.feature_set)
+            summary["features"] = (
+                build_features_on_buckets(ctx, cluster) if cluster else build_features_task(ctx)
+            )
+            validate(ctx, "validate_features", params.feature_set)
+            summary["monitor"] = monitor_models_task(ctx)
+            summary["train"] = announce(
+                "train",
+                fit_candidates(
+                    ctx,
+                    params.feature_set,
+                    params.retrain,
+                    params.train_config(ctx.settings.seed),
+                    monitor_reason=summary["monitor"]["retrain_reason"],
+                    promote=params.promote,
+                ),
+            )
+            summary["score"] = announce(
+                "score",
+                score_customers_on_buckets(ctx, cluster)
+                if cluster
+                else score_customers_task(ctx, params.feature_set),
+            )
         build_candidate_task(ctx)
         # the customers scored are the champion's: its feature set, not the run's, when a
         # challenger on another feature set was kept back

@@ -161,6 +161,29 @@ class Settings(BaseSettings):
         description="DuckDB memory_limit, e.g. 1GB or 512MiB; past it DuckDB spills to disk "
         "(10M-line ingest peaked at 13.6 GB without a limit). Empty: DuckDB's default, 80% of RAM.",
     )
+    partitions: int = Field(
+        default=1,
+        ge=1,
+        le=4096,
+        description="Customer-hash buckets; above 1 the per-bucket features and scoring run "
+        "on Dask (a LocalCluster, or SEGMENTS_DASK_ADDRESS). 1: one process, as before.",
+    )
+    dask_address: str | None = Field(
+        default=None,
+        pattern=r"^(tcp|tls|ucx|ws|wss|inproc)://\S+$",
+        description="An existing Dask scheduler (tcp://host:8786); none: a LocalCluster when "
+        "SEGMENTS_PARTITIONS > 1.",
+    )
+    dask_workers: int = Field(
+        default=2, ge=1, le=1024, description="Workers of the LocalCluster (one thread each)."
+    )
+    bucket_lake: str | None = Field(
+        default=None,
+        # an absolute path or a URL: a relative one would follow each worker's folder
+        pattern=r"^(/.*|[a-z][a-z0-9+.-]*://.+)$",
+        description="Where the bucket Parquet lives, a path or an fsspec-style URL (file://, "
+        "s3://...); none: SEGMENTS_HOME/lake/buckets. Workers read and write only here.",
+    )
     report_retention_runs: int = Field(
         default=30,
         ge=1,
@@ -215,7 +238,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a size such as 1GB, 512MB or 2GiB (DuckDB units)")
         return value
 
-    @field_validator("threads", mode="before")
+    @field_validator("threads", "dask_address", "bucket_lake", mode="before")
     @classmethod
     def _empty_is_default(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -248,6 +271,11 @@ class Settings(BaseSettings):
     @property
     def lake_dir(self) -> Path:
         return self.home / "lake"
+
+    @property
+    def bucket_lake_url(self) -> str:
+        """Root of the bucket Parquet (a path or URL); the workers' only shared storage."""
+        return self.bucket_lake or str(self.lake_dir / "buckets")
 
     @property
     def reports_dir(self) -> Path:

@@ -24,6 +24,10 @@ _EXPORTS = {
     "rollback_model": "registry",
     "score_customers": "score",
     "require_champion": "score",
+    # scale-out: each bucket predicts on a worker, the flow process writes the gathered rows
+    "champion_or_fail": "score",
+    "predict_segments": "score",
+    "write_scores": "score",
     # monitoring re-scores matured publishes the way the backtest scores a model
     "backtest_assignments": "backtest",
 }

@@ -1,6 +1,11 @@
 """Scoring: every customer of the feature table gets a segment from the champion model (or,
 for incremental scoring, only the customers a run touched: each row is scored on its own, so
-a customer's segment is the same either way)."""
+a customer's segment is the same either way).
+
+In one process `score_customers` does all of it; with customer buckets (segments.scale) each
+worker runs `predict_segments` on its bucket and the flow process writes the gathered rows
+with `write_scores`, so both paths share every step.
+"""
 
 from __future__ import annotations
 
@@ -19,22 +24,25 @@ from segments.lifecycle.train import load_features
 from segments.models import SegmentModel
 
 
-def score_customers(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    run_id: str,
-    as_of: date,
-    feature_set_name: str,
-    threads: int = 1,
-    touched_by: str | None = None,
-) -> dict[str, Any]:
-    """Assign every customer of the feature table a segment with the champion model; with
-    `touched_by` (a run id), only that run's customers of ops.touched_customers."""
+def champion_or_fail(con: duckdb.DuckDBPyConnection) -> Champion:
+    """The champion to score with; nothing can be published without one."""
     champion = current_champion(con)
     if champion is None:
         raise NothingToPublishError("no champion model to score with; run with retrain=auto first")
-    model = SegmentModel.load(champion.artifact_path)
-    frame = load_features(con, FEATURE_SETS[champion.feature_set])
+    return champion
+
+
+def predict_segments(
+    con: duckdb.DuckDBPyConnection,
+    artifact_path: str,
+    feature_set: str,
+    threads: int = 1,
+    touched_by: str | None = None,
+) -> pd.DataFrame:
+    """(customer_id, segment_id) for every row of the feature set's relation on `con`; with
+    `touched_by` (a run id), only that run's customers of ops.touched_customers."""
+    model = SegmentModel.load(artifact_path)
+    frame = load_features(con, FEATURE_SETS[feature_set])
     if touched_by is not None:
         touched = con.execute(
             "select customer_id from ops.touched_customers where run_id = $r", {"r": touched_by}
@@ -42,15 +50,26 @@ def score_customers(
         frame = frame[frame["customer_id"].isin({c for (c,) in touched})].reset_index(drop=True)
     with threadpool_limits(threads):
         labels = model.predict(frame) if len(frame) else np.zeros(0, dtype=int)
+    ids = model.metadata.get("segment_ids") or list(range(model.k))
+    return pd.DataFrame(
+        {"customer_id": frame["customer_id"], "segment_id": np.asarray(ids)[labels]}
+    )
+
+
+def write_scores(
+    con: duckdb.DuckDBPyConnection,
+    scores: pd.DataFrame,
+    *,
+    champion: Champion,
+    run_id: str,
+    as_of: date,
+) -> dict[str, Any]:
+    """The run's rows of ops.scores (segment names from the catalog) and their summary."""
     catalog = con.execute(
         "select segment_id, segment_name from ops.segment_catalog "
         "where model_version = $v order by segment_id",
         {"v": champion.model_version},
     ).df()
-    ids = model.metadata.get("segment_ids") or list(range(model.k))
-    scores = pd.DataFrame(
-        {"customer_id": frame["customer_id"], "segment_id": np.asarray(ids)[labels]}
-    )
     scores = scores.merge(catalog, on="segment_id", how="left")
     con.execute("delete from ops.scores where run_id = $r", {"r": run_id})
     con.register("_scores", scores)
@@ -68,6 +87,24 @@ def score_customers(
         "customers": len(scores),
         "segments": {str(k): int(v) for k, v in sizes.items()},
     }
+
+
+def score_customers(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    run_id: str,
+    as_of: date,
+    feature_set_name: str,
+    threads: int = 1,
+    touched_by: str | None = None,
+) -> dict[str, Any]:
+    """Assign every customer of the feature table a segment with the champion model; with
+    `touched_by` (a run id), only that run's customers of ops.touched_customers."""
+    champion = champion_or_fail(con)
+    scores = predict_segments(
+        con, champion.artifact_path, champion.feature_set, threads, touched_by=touched_by
+    )
+    return write_scores(con, scores, champion=champion, run_id=run_id, as_of=as_of)
 
 
 def require_champion(con: duckdb.DuckDBPyConnection) -> Champion:

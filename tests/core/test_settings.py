@@ -65,6 +65,9 @@ BAD = [
     ("SEGMENTS_REPORT_RETENTION_RUNS", "0", "greater than or equal to 1"),
     ("SEGMENTS_CURRENCY", "pounds", "should match pattern"),
     ("SEGMENTS_DATE_FLOOR", "1999-02-30", "date"),
+    ("SEGMENTS_PARTITIONS", "0", "greater than or equal to 1"),
+    ("SEGMENTS_DASK_ADDRESS", "localhost:8786", "should match pattern"),
+    ("SEGMENTS_BUCKET_LAKE", "relative/lake", "should match pattern"),
 ]
 
 

@@ -116,3 +116,11 @@ select
     sum(net_revenue) as net_revenue
 from orders
 group by customer_id;
+
+-- The customer bucket of scale-out (SEGMENTS_PARTITIONS > 1): the first 8 hex digits of the
+-- MD5 of the pseudonymous customer_id as an unsigned integer, modulo the bucket count. MD5 is
+-- the same in every process, version and language (Python: int(md5(id).hexdigest()[:8], 16)
+-- % partitions), unlike a salted or engine-internal hash; a customer's rows all share a
+-- bucket, so every per-customer feature is computed inside one bucket.
+create or replace macro customer_bucket(customer_id, partitions) as
+    cast(cast('0x' || left(md5(customer_id), 8) as ubigint) % partitions as integer);
