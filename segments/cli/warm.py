@@ -10,8 +10,8 @@ from __future__ import annotations
 import importlib
 import logging
 
-# third-party modules of the stages after ingest: scoring, profiles, the report's charts
-RUN_MODULES = ("sklearn.cluster", "scipy.stats", "plotly.graph_objects", "plotly.subplots")
+# third-party modules of the stages after ingest that no package preload covers: scoring
+RUN_MODULES = ("sklearn.cluster", "scipy.stats")
 
 
 def warm_up() -> None:
@@ -22,8 +22,8 @@ def warm_up() -> None:
         preload_gx()
         for name in RUN_MODULES:
             importlib.import_module(name)
-        from segments.report import build_report
+        from segments.report import preload_report
 
-        del build_report  # only its import was wanted: report data, charts, profiles
+        preload_report()
     except Exception:  # the stage that needs the module will raise it with its context
         logging.getLogger(__name__).debug("warm-up import failed", exc_info=True)
