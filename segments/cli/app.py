@@ -1,4 +1,4 @@
-"""The `segments` commands: demo data, ingest, the nightly run, status, export, rollback,
+"""The `segments` commands: demo data, ingest, the nightly run, score-recent, status, export, rollback,
 backfill, forget, rebuild, serve, watch and the lookup api. Every command that writes under
 SEGMENTS_HOME takes the warehouse lock, and every one that writes the warehouse opens a run
 (the lock and an ops.runs row), like the flows do; every command first checks the settings and
@@ -263,6 +263,29 @@ def run(
         typer.echo(
             f"challenger {train['model_version']} (as of {summary['as_of']}) kept back: {why}"
         )
+
+
+@app.command("score-recent")
+def score_recent_cmd() -> None:
+    """Re-segment only the customers loaded since the last publish, at the served as_of, with
+    the champion (no retrain); exit 5 before the first `segments run`."""
+    _quiet_prefect()
+    from flows.score_recent import score_recent
+    from segments.cli.prefect_api import prefect_api
+
+    with prefect_api():
+        summary = score_recent()
+    plan = summary["plan"]
+    if not plan["touched"]:
+        typer.echo(f"nothing loaded since the last publish; {plan['as_of']} stays served as is")
+        return
+    published = summary["publish"]
+    changes = ", ".join(f"{n} {why}" for why, n in published["changes"].items()) or "none"
+    typer.echo(
+        f"re-scored {summary['score']['customers']:,} of {plan['touched']:,} touched customers "
+        f"({plan['loads']} loads) as of {plan['as_of']}: changes {changes}; history from "
+        f"{published['valid_from']} (run {summary['run_id']})"
+    )
 
 
 @app.command()

@@ -23,6 +23,7 @@ _EXPORTS = {
     "current_champion": "registry",
     "rollback_model": "registry",
     "score_customers": "score",
+    "require_champion": "score",
     # monitoring re-scores matured publishes the way the backtest scores a model
     "backtest_assignments": "backtest",
 }

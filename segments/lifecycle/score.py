@@ -1,4 +1,6 @@
-"""Scoring: every customer of the feature table gets a segment from the champion model."""
+"""Scoring: every customer of the feature table gets a segment from the champion model (or,
+for incremental scoring, only the customers a run touched: each row is scored on its own, so
+a customer's segment is the same either way)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from threadpoolctl import threadpool_limits
 
 from segments.core.errors import NothingToPublishError
 from segments.features import FEATURE_SETS
-from segments.lifecycle.registry import current_champion
+from segments.lifecycle.registry import Champion, current_champion
 from segments.lifecycle.train import load_features
 from segments.models import SegmentModel
 
@@ -24,15 +26,22 @@ def score_customers(
     as_of: date,
     feature_set_name: str,
     threads: int = 1,
+    touched_by: str | None = None,
 ) -> dict[str, Any]:
-    """Assign every customer of the feature table a segment with the champion model."""
+    """Assign every customer of the feature table a segment with the champion model; with
+    `touched_by` (a run id), only that run's customers of ops.touched_customers."""
     champion = current_champion(con)
     if champion is None:
         raise NothingToPublishError("no champion model to score with; run with retrain=auto first")
     model = SegmentModel.load(champion.artifact_path)
     frame = load_features(con, FEATURE_SETS[champion.feature_set])
+    if touched_by is not None:
+        touched = con.execute(
+            "select customer_id from ops.touched_customers where run_id = $r", {"r": touched_by}
+        ).fetchall()
+        frame = frame[frame["customer_id"].isin({c for (c,) in touched})].reset_index(drop=True)
     with threadpool_limits(threads):
-        labels = model.predict(frame)
+        labels = model.predict(frame) if len(frame) else np.zeros(0, dtype=int)
     catalog = con.execute(
         "select segment_id, segment_name from ops.segment_catalog "
         "where model_version = $v order by segment_id",
@@ -59,3 +68,13 @@ def score_customers(
         "customers": len(scores),
         "segments": {str(k): int(v) for k, v in sizes.items()},
     }
+
+
+def require_champion(con: duckdb.DuckDBPyConnection) -> Champion:
+    """The champion incremental scoring uses (it never trains one)."""
+    champion = current_champion(con)
+    if champion is None:
+        raise NothingToPublishError(
+            "no champion model: score-recent never trains; run `segments run` first"
+        )
+    return champion

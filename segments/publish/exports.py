@@ -29,9 +29,13 @@ SNAPSHOT_COLUMNS = """customer_id, segment_id, segment_name, rfm_segment, clv,
        model_version, run_id, as_of"""
 
 
-def export_path(settings: Settings, kind: str, as_of: date, fmt: str) -> Path:
-    """exports/<kind>_<YYYY-MM-DD>.<fmt>: one file per publish and format."""
-    return settings.exports_dir / f"{kind}_{as_of.isoformat()}.{fmt}"
+def export_path(
+    settings: Settings, kind: str, as_of: date, fmt: str, label: str | None = None
+) -> Path:
+    """exports/<kind>_<YYYY-MM-DD>.<fmt>: one file per publish and format; a score-recent
+    publish adds its label (`_recent-<time>`), so it never overwrites the nightly's file."""
+    suffix = f"_{label}" if label else ""
+    return settings.exports_dir / f"{kind}_{as_of.isoformat()}{suffix}.{fmt}"
 
 
 def write_export(
@@ -43,11 +47,12 @@ def write_export(
     kind: str,
     as_of: date,
     run_id: str,
+    label: str | None = None,
 ) -> None:
     """Write one query as CSV and Parquet under temporary names."""
     settings.exports_dir.mkdir(parents=True, exist_ok=True)
     for fmt, options in FORMATS.items():
-        target = export_path(settings, kind, as_of, fmt)
+        target = export_path(settings, kind, as_of, fmt, label)
         tmp = tmp_name(target, run_id)
         con.execute(f"copy ({query}) to $path {options}", {"path": str(tmp)})
         pending.add(tmp, target)
@@ -60,8 +65,10 @@ def write_changes_export(
     *,
     as_of: date,
     run_id: str,
+    label: str | None = None,
 ) -> None:
-    """exports/segment_changes_<as_of>.csv|parquet from this publish's marts.segment_changes."""
+    """exports/segment_changes_<as_of>[_<label>].csv|parquet from this publish's
+    marts.segment_changes."""
     write_export(
         con,
         CHANGES_QUERY,
@@ -70,6 +77,7 @@ def write_changes_export(
         kind="segment_changes",
         as_of=as_of,
         run_id=run_id,
+        label=label,
     )
 
 

@@ -75,6 +75,35 @@ def publish_segments(
     kill a publish mid-way.
     """
     step = on_step or _no_step
+
+    def marts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+        return _write_marts(con, settings, run_id=run_id, as_of=as_of, step=step)
+
+    def exports(con: duckdb.DuckDBPyConnection, pending: PendingFiles) -> None:
+        write_changes_export(con, settings, pending, as_of=as_of, run_id=run_id)
+        if snapshot:
+            write_snapshot_export(con, settings, pending, as_of=as_of, run_id=run_id)
+
+    return publish_transaction(
+        con, settings, run_id=run_id, as_of=as_of, marts=marts, exports=exports, step=step
+    )
+
+
+def publish_transaction(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    *,
+    run_id: str,
+    as_of: date,
+    marts: Callable[[duckdb.DuckDBPyConnection], dict[str, Any]],
+    exports: Callable[[duckdb.DuckDBPyConnection, PendingFiles], None],
+    step: Step = _no_step,
+) -> dict[str, Any]:
+    """The one way marts and reader files move together (nightly and score-recent publishes).
+
+    `marts` writes the marts inside the transaction and returns the publish's facts (with its
+    model_version); `exports` adds the CRM files to the pending set.
+    """
     recovered = reconcile(con, settings)
     check_publishable(con, as_of)
     step("transaction")
@@ -82,12 +111,10 @@ def publish_segments(
     swapping = False
     con.execute("begin transaction")
     try:
-        facts = _write_marts(con, settings, run_id=run_id, as_of=as_of, step=step)
+        facts = marts(con)
         step("files")
         write_lake_files(con, settings, pending, run_id=run_id, as_of=as_of)
-        write_changes_export(con, settings, pending, as_of=as_of, run_id=run_id)
-        if snapshot:
-            write_snapshot_export(con, settings, pending, as_of=as_of, run_id=run_id)
+        exports(con, pending)
         step("serving")
         write_serving_file(
             con,
@@ -157,7 +184,8 @@ def _write_marts(
     latest = con.execute("select max(as_of) from marts.publishes").fetchone()[0]
     if latest == as_of:  # a re-run replaces that publish, never adds a second one
         run_script(con, settings.sql_dir / "publish" / "undo_publish.sql", {"as_of": as_of})
-    params: dict[str, Any] = {"run_id": run_id, "as_of": as_of}
+    # a nightly publish's changes take effect on its as_of (a score-recent's: on its load day)
+    params: dict[str, Any] = {"run_id": run_id, "as_of": as_of, "valid_from": as_of}
     con.execute(
         f"create or replace table marts.customer_segments as select * from {CANDIDATE} "
         "where run_id = $run_id",

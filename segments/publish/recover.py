@@ -85,7 +85,9 @@ def reconcile(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, A
     if settings.serving_path.exists():
         with connect_path(settings.serving_path, read_only=True) as serving_con:
             served = _latest_run(serving_con, "publishes")
-        if served is not None and served != _latest_run(con, "marts.publishes"):
+        # a finished publish may be a score-recent one, which leaves marts.publishes as it was
+        finished = "finished_publish" in done
+        if served is not None and (finished or served != _latest_run(con, "marts.publishes")):
             done["marts_restored_from_serving"] = restore_marts(con, settings)
             done["served_run"] = served
     leftovers = remove_leftovers(settings)

@@ -87,3 +87,21 @@ def test_watch_refuses_a_bad_interval_before_any_work(segments_home):
     assert result.exit_code == 2
     assert "invalid parameters" in result.output and "interval_seconds" in result.output
     assert not (segments_home / "warehouse.duckdb").exists()
+
+
+def test_score_recent_before_the_first_run_says_to_run_it_first(segments_home):
+    """No publish, no champion: one line saying what to do, exit 5, no traceback; and it
+    waits for the warehouse lock like every writer."""
+    from segments.core.locks import warehouse_lock
+
+    result = _segments("score-recent", env=dict(os.environ))
+    assert result.returncode == 5, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: no champion model: score-recent never trains; run `segments run` first"
+    ]
+    assert "Traceback" not in result.stderr
+    env = {**os.environ, "SEGMENTS_LOCK_TIMEOUT_SECONDS": "1"}
+    with warehouse_lock(segments_home, "nightly_segmentation run holder-2"):
+        busy = _segments("score-recent", env=env)
+    assert busy.returncode == 75 and "holder-2" in busy.stderr + busy.stdout

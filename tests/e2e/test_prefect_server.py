@@ -241,25 +241,38 @@ def _wait_until(check, timeout_s: float, what: str, poll_s: float = 1.0):
     raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
 
 
-def test_watcher_emits_load_events_that_trigger_a_deployment(
+def test_watcher_loads_trigger_score_recent_through_an_automation(
     server: dict[str, str], tmp_path: Path
 ):
-    """Files dropped while `segments watch` runs are loaded within the polling interval plus
-    the load time; each load emits `segments.load.completed`; the nightly deployment's
-    trigger from prefect.yaml (shipped disabled, enabled here as docs/watch.md says) runs
-    the nightly deployment on those events. The nightly run stands in for the incremental
-    scoring flow, which does not exist yet."""
-    from datetime import date, timedelta
+    """After a nightly publish, a late file dropped while `segments watch` runs is loaded
+    within the polling interval plus the load time; its load emits `segments.load.completed`;
+    the score-recent deployment's trigger from prefect.yaml (shipped enabled) runs incremental
+    scoring on it, and the touched customers' segments are in serving.duckdb soon after."""
+    from datetime import UTC, datetime, timedelta
+
+    from segments.core.pii import customer_pseudonym
 
     env, interval = server, 1.0
     home = Path(env["SEGMENTS_HOME"])
+    today = datetime.now(UTC).date()
+    generate_demo(home / "landing", customers=300, seed=5, end_date=today - timedelta(days=1))
+    nightly = subprocess.run(
+        [SEGMENTS, "run"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert nightly.returncode == 0, nightly.stdout[-3000:] + nightly.stderr[-3000:]
     _prefect(env, "work-pool", "create", "segments-local", "--type", "process")
     _prefect(env, "deploy", "--all")
     automations = _api(env, "POST", "/automations/filter", {})
-    trigger = next(a for a in automations if a["name"] == "nightly-after-load")
-    assert trigger["enabled"] is False  # shipped off: a nightly per load is opt-in
-    _api(env, "PATCH", f"/automations/{trigger['id']}", {"enabled": True})
-    nightly = _api(env, "GET", "/deployments/name/nightly_segmentation/nightly")
+    trigger = next(a for a in automations if a["name"] == "score-recent-after-load")
+    assert trigger["enabled"] is True
+    assert "nightly-after-load" not in {a["name"] for a in automations}
+    deployment = _api(env, "GET", "/deployments/name/score-recent/score-recent")
 
     watch_log, worker_log = tmp_path / "watch.log", (tmp_path / "worker.log").open("w")
     watcher = subprocess.Popen(
@@ -276,42 +289,59 @@ def test_watcher_emits_load_events_that_trigger_a_deployment(
         stdout=worker_log,
         stderr=subprocess.STDOUT,
     )
+    new_customer = customer_pseudonym("C0999999", env["SEGMENTS_PII_KEY"].encode())
     try:
         _wait_until(lambda: "Beginning flow run" in watch_log.read_text(), 120, "the watcher")
-        # demo files written elsewhere, then renamed into landing: what an upload does
-        drop = tmp_path / "drop"
-        generate_demo(drop, customers=300, seed=5, end_date=date.today() - timedelta(days=1))
+        # a late feed: yesterday's orders (before the served as_of), written aside, renamed in
+        late = tmp_path / "late.csv"
+        day = today - timedelta(days=1)
+        late.write_text(
+            "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+            f"990001,20725,LATE ORDER,4,{day} 10:00:00,12.50,C0999999,United Kingdom\n"
+            f"990002,20725,LATE ORDER,2,{day} 11:00:00,12.50,C0000003,United Kingdom\n"
+        )
         dropped = time.monotonic()
-        for source_dir in sorted(p for p in drop.iterdir() if p.is_dir()):
-            (home / "landing" / source_dir.name).mkdir(parents=True, exist_ok=True)
-            for file in source_dir.iterdir():
-                file.rename(home / "landing" / source_dir.name / file.name)
-        sources = {p.name for p in (home / "landing").iterdir()}
+        late.rename(home / "landing" / "demo_transactions" / "late.csv")
         _wait_until(
-            lambda: all(f"loaded {s}/" in watch_log.read_text() for s in sources),
+            lambda: "loaded demo_transactions/late.csv" in watch_log.read_text(),
             120,
-            "the watcher to load every dropped file",
+            "the watcher to load the late file",
             poll_s=0.2,
         )
-        latency = time.monotonic() - dropped
-        print(f"dropped -> loaded in {latency:.1f}s (interval {interval}s)")
+        print(f"dropped -> loaded in {time.monotonic() - dropped:.1f}s (interval {interval}s)")
 
         def events() -> list[dict]:
             body = {"filter": {"event": {"name": ["segments.load.completed"]}}, "limit": 50}
             return [e for e in _api(env, "POST", "/events/filter", body)["events"]]
 
-        found = _wait_until(lambda: len(events()) >= len(sources) and events(), 60, "events")
-        assert {e["payload"]["source"] for e in found} == sources
-        for event in found:
-            assert event["resource"]["prefect.resource.id"].startswith("segments.load.")
-            assert event["payload"]["rows"] > 0 and event["payload"]["load_id"]
+        (event,) = _wait_until(events, 60, "the load event")
+        assert event["payload"]["source"] == "demo_transactions" and event["payload"]["rows"] == 2
 
-        def completed_nightly() -> list[dict]:
-            body = {"deployments": {"id": {"any_": [nightly["id"]]}}}
-            runs = _api(env, "POST", "/flow_runs/filter", body)
-            return [r for r in runs if r["state_type"] == "COMPLETED"]
+        def served_new_customer() -> tuple | None:
+            try:
+                with duckdb.connect(str(home / "serving.duckdb"), read_only=True) as con:
+                    return con.execute(
+                        "select segment_id, as_of from customer_segments where customer_id = $c",
+                        {"c": new_customer},
+                    ).fetchone()
+            except duckdb.Error:  # the file is being replaced (renamed): look again
+                return None
 
-        runs = _wait_until(completed_nightly, 900, "the triggered nightly run", poll_s=5)
+        segment_id, as_of = _wait_until(
+            served_new_customer, 600, "the new customer's segment to be served", poll_s=2
+        )
+        print(f"dropped -> served in {time.monotonic() - dropped:.1f}s")
+        assert segment_id is not None and as_of == today  # the served as_of: the nightly's
+        body = {"deployments": {"id": {"any_": [deployment["id"]]}}}
+        runs = _wait_until(
+            lambda: [
+                r
+                for r in _api(env, "POST", "/flow_runs/filter", body)
+                if r["state_type"] == "COMPLETED"
+            ],
+            120,
+            "the triggered score-recent run",
+        )
         assert runs[0]["created_by"]["type"] == "AUTOMATION", runs[0]["created_by"]
     finally:
         watcher.send_signal(signal.SIGTERM)
@@ -330,4 +360,7 @@ def test_watcher_emits_load_events_that_trigger_a_deployment(
     assert code == 0, text[-3000:]  # SIGTERM: the watcher finishes its cycle and exits cleanly
     assert "watcher stopped after" in text
     with duckdb.connect(str(home / "serving.duckdb"), read_only=True) as con:
-        assert con.execute("select count(*) from customer_segments").fetchone()[0] > 200
+        rows, runs_served = con.execute(
+            "select count(*), count(distinct run_id) from customer_segments"
+        ).fetchone()
+    assert rows > 200 and runs_served == 1

@@ -28,6 +28,7 @@ def test_prefect_yaml_declares_every_deployment():
         "rollback-model",
         "forget",
         "watch",
+        "score-recent",
     }
     nightly = specs["nightly"]
     assert nightly["schedules"][0]["cron"] == "0 2 * * *"
@@ -46,8 +47,12 @@ def test_serve_builds_the_same_deployments_with_a_timezone_override():
     assert nightly.parameters["params"]["retrain"] == "auto"
     assert nightly.concurrency_limit == 1 or nightly.concurrency_limit.limit == 1
     assert not deployments["backfill"].schedules
-    (trigger,) = nightly.triggers  # the load trigger of prefect.yaml, served as deployed
-    assert trigger.expect == {"segments.load.completed"} and trigger.enabled is False
+    assert not nightly.triggers  # loads re-segment through score-recent, not a nightly each
+    # the load trigger of prefect.yaml, served as deployed: incremental scoring per load
+    (trigger,) = deployments["score-recent"].triggers
+    assert trigger.expect == {"segments.load.completed"} and trigger.enabled is True
+    assert trigger.match.model_dump() == {"prefect.resource.id": "segments.load.*"}
+    assert not deployments["score-recent"].schedules
     assert not deployments["watch"].schedules
 
 
@@ -150,6 +155,9 @@ def test_allowed_values_come_from_their_one_definition():
         "watch_landing": WatchParams,
     }
     for spec in deployment_specs(PROJECT):  # every deployment's parameters validate
+        if spec["entrypoint"].endswith(":score_recent"):  # no parameters: nothing to set
+            assert not spec.get("parameters")
+            continue
         model = params[spec["entrypoint"].split(":")[1]]
         for value in (spec.get("parameters") or {}).values():
             model.model_validate(value)

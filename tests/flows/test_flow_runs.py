@@ -20,6 +20,7 @@ from flows.params import (
 )
 from flows.retrain_segments import retrain_segments
 from flows.rollback_model import rollback_model
+from flows.score_recent import score_recent
 from segments.demo import generate_demo
 
 AS_OF = date(2026, 1, 1)
@@ -38,6 +39,11 @@ def _runs(home: Path) -> dict[str, tuple[str, set[str], set[str]]]:
     return runs
 
 
+def loaded_customers(home: Path) -> int:
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        return con.execute("select count(*) from marts.customer_segments").fetchone()[0]
+
+
 @pytest.fixture
 def landed(segments_home: Path, tmp_path: Path) -> Path:
     """Demo files: customers and events in landing, transactions aside for ingest_source."""
@@ -54,6 +60,17 @@ def test_every_flow_records_its_stages_under_its_own_name(prefect_harness, lande
         BackfillParams(start=date(2025, 12, 18), end=date(2025, 12, 25), step_days=7)
     )
     nightly_segmentation(NightlyParams(as_of=AS_OF, **FAST))
+    late = landed.parent / "late.csv"  # two late lines of one customer, loaded after the publish
+    late.write_text(
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        "990001,20725,LATE ORDER,3,2025-12-30 10:00:00,4.50,C0000003,United Kingdom\n"
+        "990002,20725,LATE ORDER,1,2026-01-03 10:00:00,4.50,C0000003,United Kingdom\n"
+    )
+    ingest_source(IngestParams(source="demo_transactions", path=str(late)))
+    recent = score_recent()
+    assert recent["plan"]["touched"] == 1 and recent["score"]["customers"] == 1
+    assert recent["publish"]["rows"] == loaded_customers(segments_home)
+    assert score_recent()["plan"]["touched"] == 0  # nothing new: a no-op
     retrain_segments(RetrainParams(as_of=AS_OF, **{**FAST, "k_max": 5}))
     with duckdb.connect(str(segments_home / "warehouse.duckdb"), read_only=True) as con:
         (other,) = con.execute(  # a registered version that is not the champion now
@@ -67,7 +84,12 @@ def test_every_flow_records_its_stages_under_its_own_name(prefect_harness, lande
     for run_id, (own, names, stages) in runs.items():
         assert names == {own}, f"run {run_id} of {own} has rows under {names}"
         by_flow.setdefault(own, []).append(stages)
-    assert by_flow["ingest_source"] == [{"run", "ingest"}]
+    assert by_flow["ingest_source"] == [{"run", "ingest"}] * 2
+    assert sorted(by_flow["score-recent"], key=len) == [
+        {"run", "plan"},
+        {"run", "plan", "validate_staging", "features", "validate_features", "score"}
+        | {"candidate", "validate_segments", "publish"},
+    ]
     assert by_flow["retrain_segments"] == [{"run", "features", "validate_features", "train"}]
     assert by_flow["backfill_segments"] == [{"run"}]
     nightly_stages = {

@@ -17,8 +17,10 @@ known as (
 ),
 
 previous_publish as (
-    -- the model that served before: a move under a new model is worth telling the CRM apart
-    select model_version from marts.publishes where as_of < $as_of order by as_of desc limit 1
+    -- the model that served before: a move under a new model is worth telling the CRM apart.
+    -- On or before $as_of: a nightly re-run has taken back its own publish row already, and a
+    -- score-recent publish follows the one of its own as_of
+    select model_version from marts.publishes where as_of <= $as_of order by as_of desc limit 1
 ),
 
 this_publish as (

@@ -4,7 +4,8 @@
 
 -- Grain: one customer's stay in one segment, [valid_from, valid_to); key (customer_id, valid_from).
 -- valid_to is null while the customer is still there. run_id, model_version, as_of are those of
--- the publish that opened the row (as_of = valid_from); closed_by_run_id the one that closed it.
+-- the publish that opened the row (as_of = valid_from for a nightly publish; a score-recent
+-- publish opens it on the load day, valid_from >= as_of); closed_by_run_id the one that closed it.
 create table if not exists marts.segment_history (
     customer_id varchar not null,
     segment_id integer not null,
