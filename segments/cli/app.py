@@ -247,8 +247,9 @@ def run(
     Settings()  # bad SEGMENTS_* variables stop here (see main), before any server or file
     from flows.nightly_segmentation import nightly_segmentation
     from segments.cli.prefect_api import prefect_api
+    from segments.cli.warm import warm_up
 
-    with prefect_api():
+    with prefect_api(meanwhile=warm_up):
         summary = nightly_segmentation(params)
     published = summary.get("publish", {})
     typer.echo(
@@ -398,8 +399,9 @@ def backfill(
     )
     from flows.backfill_segments import backfill_segments
     from segments.cli.prefect_api import prefect_api
+    from segments.cli.warm import warm_up
 
-    with prefect_api():
+    with prefect_api(meanwhile=warm_up):
         results = backfill_segments(params)
     typer.echo(f"{len(results)} runs published")
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 # Runs as `python -c`: no imports of ours, so it starts in milliseconds and needs nothing.
@@ -70,9 +71,40 @@ def _drain_to(server: object) -> None:
             logging.getLogger(__name__).debug("could not drain %s", worker, exc_info=True)
 
 
+def _start_while(server: object, meanwhile: Callable[[], None] | None) -> None:
+    """Start the server; `meanwhile` runs on this thread while it boots (seconds of waiting).
+
+    Only the wait for the server's health check runs on a helper thread (it imports
+    nothing), so no module is ever imported by two threads at once.
+    """
+    if meanwhile is None:
+        server.start()
+        return
+    failure: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            server.start()
+        except Exception as exc:  # noqa: BLE001 (raised again on the command's thread)
+            failure.append(exc)
+
+    starter = threading.Thread(target=start, name="prefect-server-start", daemon=True)
+    starter.start()
+    try:
+        meanwhile()
+    finally:
+        starter.join()
+    if failure:
+        raise failure[0]
+
+
 @contextmanager
-def prefect_api() -> Iterator[str | None]:
-    """Yield the API URL runs use; a temporary server is started (and guarded) if none is set."""
+def prefect_api(meanwhile: Callable[[], None] | None = None) -> Iterator[str | None]:
+    """Yield the API URL runs use; a temporary server is started (and guarded) if none is set.
+
+    `meanwhile` (imports the run will need) runs while the temporary server starts; with a
+    configured server there is no wait to fill, so it is not called (imports come when used).
+    """
     import os
 
     from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
@@ -84,7 +116,7 @@ def prefect_api() -> Iterator[str | None]:
     from prefect.server.api.server import SubprocessASGIServer
 
     server = SubprocessASGIServer()  # the instance Prefect's client uses when no URL is set
-    server.start()
+    _start_while(server, meanwhile)
     watchdog = None
     if server.server_process is not None:
         watchdog = start_watchdog(os.getpid(), server.server_process.pid)

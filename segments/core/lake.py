@@ -1,15 +1,19 @@
-"""Parquet copies of whole relations in the lake, written beside their target and renamed;
-and the lake's addresses as fsspec-style URLs (a path, file://, s3://, gs://, abfs://), so
-the bucket lake that Dask workers share can live on object storage."""
+"""Parquet copies of relations in the lake (whole, or one file per load), written beside
+their target and renamed; and the lake's addresses as fsspec-style URLs (a path, file://,
+s3://, gs://, abfs://), so the bucket lake that Dask workers share can live on object storage."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 import duckdb
 import fsspec
+
+LOAD_FOLDER = "load_id="  # lake/<layer>/<table>/load_id=<id>/data.parquet
+NO_LOAD = "__HIVE_DEFAULT_PARTITION__"  # rows without a load id (hive readers: NULL)
 
 
 def export_table(con: duckdb.DuckDBPyConnection, relation: str, folder: Path) -> Path:
@@ -65,3 +69,64 @@ def exists(url: str) -> bool:
     """Whether a file or folder of the lake exists (via fsspec)."""
     fs, path = _fs(url)
     return bool(fs.exists(path))
+
+
+def _write(con: duckdb.DuckDBPyConnection, select: str, params: dict, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(".data.parquet.tmp")
+    con.execute(f"copy ({select}) to $path (format parquet)", {**params, "path": str(tmp)})
+    tmp.replace(target)
+
+
+def _on_disk(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, int]:
+    """Rows of each load's file already in the lake (Parquet footers only, no data read)."""
+    files = sorted(folder.glob(f"{LOAD_FOLDER}*/data.parquet"))
+    if not files:
+        return {}
+    rows = con.execute(
+        "select file_name, num_rows from parquet_file_metadata($files)",
+        {"files": [str(f) for f in files]},
+    ).fetchall()
+    return {Path(name).parent.name.removeprefix(LOAD_FOLDER): int(n) for name, n in rows}
+
+
+def _same_columns(con: duckdb.DuckDBPyConnection, relation: str, folder: Path) -> bool:
+    """Whether the files carry the relation's columns (a migration renames them in place)."""
+    first = next(iter(sorted(folder.glob(f"{LOAD_FOLDER}*/data.parquet"))), None)
+    if first is None:
+        return True
+    want = [r[0] for r in con.execute(f"describe {relation}").fetchall()]
+    have = [r[0] for r in con.execute("describe select * from read_parquet($p)", {"p": str(first)})
+            .fetchall()]  # fmt: skip
+    return want == have
+
+
+def export_by_load(con: duckdb.DuckDBPyConnection, relation: str, folder: Path) -> int:
+    """folder/load_id=<id>/data.parquet per load of the relation; returns the files written.
+
+    A staged load's rows never change in place, only go (superseded, erased), so a night
+    writes only its new loads' files and removes those of loads that left: the cost follows
+    the new rows, not the history. A file whose row count differs from its load's (or any
+    file after a column rename) is written again, so the lake always equals the relation.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "data.parquet").unlink(missing_ok=True)  # the whole-table file of older versions
+    counts = dict(
+        con.execute(
+            f"select coalesce(load_id, '{NO_LOAD}'), count(*) from {relation} group by all"
+        ).fetchall()
+    )
+    disk = _on_disk(con, folder) if _same_columns(con, relation, folder) else {}
+    written = 0
+    for load_id, n in sorted(counts.items()):
+        if disk.get(load_id) == n and load_id != NO_LOAD:
+            continue
+        where = "load_id is null" if load_id == NO_LOAD else "load_id = $l"
+        params = {} if load_id == NO_LOAD else {"l": load_id}
+        target = folder / f"{LOAD_FOLDER}{load_id}" / "data.parquet"
+        _write(con, f"select * from {relation} where {where}", params, target)
+        written += 1
+    for stale in folder.glob(f"{LOAD_FOLDER}*"):
+        if stale.is_dir() and stale.name.removeprefix(LOAD_FOLDER) not in counts:
+            shutil.rmtree(stale)
+    return written

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from segments.core.lake import export_table
+from segments.core.lake import export_by_load, export_table
 from segments.core.pii import load_key
 from segments.core.recordfiles import TextLayout
 from segments.core.sql import run_layer
@@ -287,10 +287,18 @@ def erasure_layouts(sql_dir: Path) -> tuple[frozenset[str], list[TextLayout]]:
 
 
 def refresh_staging(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, int]:
-    """Rebuild derived staging relations and write the staging lake copies."""
+    """Rebuild derived staging relations and write the staging lake copies.
+
+    The tables loads append to are copied one file per load, and only the new loads' files
+    are written (their cost follows the night, not the history); the small derived
+    relations are copied whole.
+    """
     counts = run_layer(con, settings.sql_dir, "staging")
-    for table in (*STAGING_TABLES, *counts):
+    for table in STAGING_TABLES:
+        export_by_load(con, f"staging.{table}", settings.lake_dir / "staging" / table)
+    for table in counts:
         export_table(con, f"staging.{table}", settings.lake_dir / "staging" / table)
+    for table in (*STAGING_TABLES, *counts):
         counts.setdefault(
             table, con.execute(f"select count(*) from staging.{table}").fetchone()[0]
         )

@@ -12,6 +12,7 @@ _EXPORTS = {
     "describe": "suites",
     "raise_on_critical": "suites",
     "validate_suites": "suites",
+    "preload_gx": "gx",
     "VALIDATION_STAGES": "stage",
     "docs_dir": "stage",
     "results_table": "stage",

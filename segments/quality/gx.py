@@ -88,6 +88,21 @@ def __getattr__(name: str) -> type:
     raise AttributeError(name)
 
 
+def preload_gx() -> None:
+    """Import Great Expectations and what validation uses of it, analytics off.
+
+    GX takes seconds of CPU to import; a command calls this while it waits for something
+    else (the temporary Prefect server), so the first validation stage does not pay it.
+    """
+    os.environ["GX_ANALYTICS_ENABLED"] = "false"  # before GX reads its config
+    import great_expectations.core.run_identifier
+    import great_expectations.expectations.expectation_configuration
+
+    from segments.quality import custom
+
+    del great_expectations, custom  # imported for their side effect: loaded modules
+
+
 def gx_context(docs_dir: Path | None) -> EphemeralDataContext:
     """A context that writes nothing but Data Docs (and their result store) under docs_dir.
 

@@ -8,6 +8,7 @@ from segments.core.lazy import lazy_exports
 
 _EXPORTS = {
     "build_report": "build",
+    "preload_report": "build",
     "build_monitor_page": "monitor_page",
     "monitor_page_path": "monitor_page",
     "report_path": "build",

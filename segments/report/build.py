@@ -8,12 +8,19 @@ from pathlib import Path
 
 import duckdb
 
+from segments.report.charts import preload_charts
 from segments.report.data import load_report_data
 from segments.report.render import render_html, safe_dirname, write_atomic
 from segments.report.retention import prune_reports
 from segments.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def preload_report() -> None:
+    """Import the report's libraries (pandas, SciPy via the profiles, plotly) and load its
+    plotly template; importing this module already did the first part."""
+    preload_charts()
 
 
 def report_path(settings: Settings, run_id: str) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,17 +40,38 @@ def sample(frame: pd.DataFrame, n: int = SAMPLE_POINTS, seed: int = 42) -> pd.Da
 TEMPLATE = "plotly_white"
 
 
+def preload_charts() -> None:
+    """Load plotly and TEMPLATE now (a JSON parse, about half a second): a command calls
+    this while it waits for something else, so the report stage does not pay it."""
+    import plotly.io as pio
+
+    pio.templates[TEMPLATE]  # parsed once per process, then cached by plotly
+
+
+def _set_default(templates: Any, name: str | None) -> None:
+    """Make `name` (a registered template) the default.
+
+    Plotly's setter validates the template by building a deep copy it then throws away
+    (0.5 s each time, twice a page); a registered name needs no check, so it is stored as
+    the setter would store it. If plotly's internals change, the setter is used.
+    """
+    if isinstance(name, str) and name in templates and hasattr(templates, "_default"):
+        templates._default = name
+    else:
+        templates.default = name
+
+
 @contextmanager
 def white_template() -> Iterator[None]:
     """Plotly's default template is TEMPLATE inside the block (restored after)."""
     import plotly.io as pio
 
     before = pio.templates.default
-    pio.templates.default = TEMPLATE
+    _set_default(pio.templates, TEMPLATE)
     try:
         yield
     finally:
-        pio.templates.default = before
+        _set_default(pio.templates, before)
 
 
 def base_layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:

@@ -12,7 +12,8 @@ from pathlib import Path
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from segments.report.charts import white_template
+from segments.report.chart_cache import CachedFigure, cache_dir, cached_html
+from segments.report.charts import TEMPLATE, white_template
 from segments.report.data import ReportData
 from segments.report.html_parts import table
 from segments.report.sections import Section, build_sections
@@ -72,12 +73,17 @@ def _figure_html(fig: go.Figure, div_id: str) -> str:
     )
 
 
-def _section_html(section: Section, start: int) -> tuple[str, int]:
-    """A section's HTML and how many charts it holds (ids continue from start)."""
+def _section_html(section: Section, start: int, cache: Path | None) -> tuple[str, int]:
+    """A section's HTML and how many charts it holds (ids continue from start); charts that
+    only change with the model come from `cache` when their inputs match."""
     parts, n = [], start
     for block in section.blocks:
         if isinstance(block, go.Figure):
             parts.append(f'<div class="chart">{_figure_html(block, f"chart-{n}")}</div>')
+            n += 1
+        elif isinstance(block, CachedFigure):
+            html = cached_html(block, cache, f"chart-{n}", TEMPLATE, _figure_html)
+            parts.append(f'<div class="chart">{html}</div>')
             n += 1
         else:
             parts.append(block)
@@ -92,9 +98,10 @@ def render_html(data: ReportData) -> tuple[str, int]:
     """The whole page and its number of charts (the browser test checks each one drew)."""
     with white_template():  # figures take the template when built and when written
         sections = build_sections(data)
+        cache = cache_dir(data.run.artifact_path)
         html_sections, charts = [], 0
         for section in sections:
-            html, n = _section_html(section, charts)
+            html, n = _section_html(section, charts, cache)
             html_sections.append(html)
             charts += n
     r = data.run

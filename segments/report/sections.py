@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 from segments.models import humanize
 from segments.report import charts as ch
 from segments.report import charts_model as cm
+from segments.report.chart_cache import CachedFigure
 from segments.report.data import ReportData
 from segments.report.html_parts import notice, para, profile_cards, table
 
@@ -23,7 +24,7 @@ DEMOGRAPHIC_PAIRS = [
     ("age_years", "spending_score", False, False),
 ]
 
-Block = str | go.Figure
+Block = str | go.Figure | CachedFigure
 
 
 @dataclass
@@ -145,17 +146,18 @@ def model_section(d: ReportData) -> Section:
     if d.candidates.empty:
         s.blocks.append(notice("No candidates are recorded for this model version."))
         return s
-    if d.candidates["objective"].notna().any():
-        s.blocks.append(cm.objective_chart(d.candidates))
-    if d.candidates["wcss"].notna().any():
-        s.blocks.append(cm.elbow_chart(d.candidates))
+    c = d.candidates  # fixed when the model was trained: drawn once (chart_cache)
+    if c["objective"].notna().any():
+        s.blocks.append(CachedFigure("objective", (c,), lambda: cm.objective_chart(c)))
+    if c["wcss"].notna().any():
+        s.blocks.append(CachedFigure("elbow", (c,), lambda: cm.elbow_chart(c)))
     else:
         s.blocks.append(
             notice("No candidate reports a within-cluster sum of squares, so no elbow curve.")
         )
-    s.blocks.append(cm.metrics_chart(d.candidates))
-    if d.candidates["stability"].notna().any():
-        s.blocks.append(cm.stability_chart(d.candidates))
+    s.blocks.append(CachedFigure("metrics", (c,), lambda: cm.metrics_chart(c)))
+    if c["stability"].notna().any():
+        s.blocks.append(CachedFigure("stability", (c,), lambda: cm.stability_chart(c)))
     cols = [
         "candidate",
         "objective",
@@ -188,12 +190,18 @@ def segments_section(d: ReportData, colors: dict[str, str]) -> Section:
     names = dict(zip(d.summary["segment_id"], d.summary["segment_name"], strict=True))
     if len(d.pca):
         var = sum(d.pca_variance)
-        s.blocks.append(
-            cm.embedding_chart(
-                d.pca, names, colors, f"PCA of the model's feature space ({var:.0%} of variance)"
+        # the stored views of the model (ops.model_embeddings): drawn once (chart_cache)
+        for method, points, title in (
+            ("pca", d.pca, f"PCA of the model's feature space ({var:.0%} of variance)"),
+            ("tsne", d.tsne, "t-SNE (seeded sample)"),
+        ):
+            s.blocks.append(
+                CachedFigure(
+                    f"embedding-{method}",
+                    (points, names, colors, title),
+                    lambda p=points, t=title: cm.embedding_chart(p, names, colors, t),
+                )
             )
-        )
-        s.blocks.append(cm.embedding_chart(d.tsne, names, colors, "t-SNE (seeded sample)"))
         if d.embedding_note:
             s.blocks.append(para(f"Drawn at training: {d.embedding_note}."))
     else:

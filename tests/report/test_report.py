@@ -242,3 +242,44 @@ def test_build_report_task_links_the_report_from_the_flow_run(
     # the session's Prefect server also holds other tests' runs: find this one's link
     ours = [a for a in artifacts if f"({path.resolve().as_uri()})" in str(a.data)]
     assert len(ours) == 1 and ours[0].flow_run_id is not None
+
+
+def test_model_charts_are_drawn_once_and_reused_unchanged(retail: Settings) -> None:
+    """Candidate and embedding charts are kept beside the model; the reused HTML is what
+    drawing them anew gives, and it is what the page shows."""
+    import shutil
+
+    from segments.report.chart_cache import PLACEHOLDER, cache_dir
+
+    with connect(retail) as con:
+        (artifact,) = con.execute(
+            "select m.artifact_path from ops.scores s join ops.model_registry m "
+            "using (model_version) where s.run_id = 'r2' limit 1"
+        ).fetchone()
+    folder = cache_dir(artifact)
+    stored = {p.name: p.read_text(encoding="utf-8") for p in folder.glob("*.html")}
+    assert {n.rsplit("-", 1)[0] for n in stored} >= {"metrics", "embedding-pca", "embedding-tsne"}
+    page = _page(retail, "r2")  # r1's report drew them, r2's reused them
+    assert PLACEHOLDER not in page
+    for html in stored.values():
+        assert all(piece in page for piece in html.split(PLACEHOLDER))
+    shutil.rmtree(folder)
+    with connect(retail) as con:
+        build_report(con, retail, "r2")
+    assert {p.name: p.read_text(encoding="utf-8") for p in folder.glob("*.html")} == stored
+
+
+def test_a_changed_input_draws_the_chart_anew() -> None:
+    import pandas as pd
+
+    from segments.report.chart_cache import digest
+
+    frame = pd.DataFrame({"k": [2, 3], "score": [0.5, 0.7]})
+    changed = frame.assign(score=[0.5, 0.71])
+    assert digest("metrics", (frame,), "plotly_white") == digest(
+        "metrics", (frame.copy(),), "plotly_white"
+    )
+    assert digest("metrics", (frame,), "plotly_white") != digest(
+        "metrics", (changed,), "plotly_white"
+    )
+    assert digest("metrics", (frame, {1: "a"}), "t") != digest("metrics", (frame, {1: "b"}), "t")
