@@ -4,28 +4,12 @@
 -- so a backtest never reads a line at or after as_of.
 with
 
-lines as (
-    select
-        customer_id,
-        invoice_id,
-        line_revenue,
-        -- the purchase/return rule of the features (schema/01_macros.sql)
-        is_return_line(is_cancellation, quantity) as is_return_line
-    from staging.stg_transactions
-    -- the outcome window: cutoff inclusive, end exclusive (end <= as_of, nothing later)
-    where invoiced_at >= cast($cutoff as date) and invoiced_at < cast($end as date)
-        and customer_id is not null
-),
-
-orders as (
-    select
-        customer_id,
-        invoice_id,
-        bool_or(not is_return_line) as is_purchase,
-        coalesce(sum(line_revenue) filter (where not is_return_line), 0) as purchase_value,
-        sum(line_revenue) as net_revenue
-    from lines
-    group by customer_id, invoice_id
+-- the outcome window: cutoff inclusive, end exclusive (end <= as_of, nothing later); the
+-- order rules are the KPIs' (schema/01_macros.sql)
+order_counts as (
+    select * from customer_window_orders(
+        'staging.stg_transactions', cast($cutoff as date), cast($end as date)
+    )
 ),
 
 sessions as (
@@ -45,16 +29,6 @@ session_counts as (
         count(*) as sessions,
         count(*) filter (where has_purchase) as converted_sessions
     from sessions
-    group by customer_id
-),
-
-order_counts as (
-    select
-        customer_id,
-        count(*) filter (where is_purchase) as purchases,
-        coalesce(sum(purchase_value) filter (where is_purchase), 0) as purchase_value,
-        sum(net_revenue) as net_revenue
-    from orders
     group by customer_id
 ),
 

@@ -15,38 +15,13 @@ clv as (
     select customer_id, p_alive from features.customer_clv where as_of = $as_of
 ),
 
-window_lines as (
-    select
-        customer_id,
-        invoice_id,
-        line_revenue,
-        -- the purchase/return rule of the features (schema/01_macros.sql)
-        is_return_line(is_cancellation, quantity) as is_return_line
-    from staging.stg_transactions
-    where invoiced_at >= cast($as_of as date) - cast($window_days as integer)
-        and invoiced_at < cast($as_of as date)
-        and customer_id is not null
-),
-
-window_orders as (
-    select
-        customer_id,
-        invoice_id,
-        bool_or(not is_return_line) as is_purchase,
-        coalesce(sum(line_revenue) filter (where not is_return_line), 0) as purchase_value,
-        sum(line_revenue) as net_revenue
-    from window_lines
-    group by customer_id, invoice_id
-),
-
+-- the trailing window's orders, counted like a backtest's outcomes (schema/01_macros.sql)
 window_customers as (
-    select
-        customer_id,
-        count(*) filter (where is_purchase) as orders,
-        coalesce(sum(purchase_value) filter (where is_purchase), 0) as purchase_value,
-        sum(net_revenue) as net_revenue
-    from window_orders
-    group by customer_id
+    select customer_id, purchases as orders, purchase_value, net_revenue
+    from customer_window_orders(
+        'staging.stg_transactions',
+        cast($as_of as date) - cast($window_days as integer), cast($as_of as date)
+    )
 ),
 
 changes as (

@@ -78,3 +78,41 @@ select
     coalesce(day_stats.gap_square_sum, 0) as gap_square_sum
 from order_stats
 left join day_stats on order_stats.customer_id = day_stats.customer_id;
+
+-- A customer's orders among the lines of a window [start_date, end_date): purchase orders
+-- (invoices with a purchase line), their purchase value and the net revenue (returns
+-- deducted). Name the lines' relation (staging.stg_transactions): a macro is bound when
+-- created, before the staging tables exist. Defined once: what a backtest measures after its
+-- cutoff and the trailing revenue of the segment KPIs count orders alike.
+create or replace macro customer_window_orders(staged_lines, start_date, end_date) as table
+with
+
+lines as (
+    select
+        customer_id,
+        invoice_id,
+        line_revenue,
+        is_return_line(is_cancellation, quantity) as is_return_line
+    from query_table(staged_lines)
+    where invoiced_at >= start_date and invoiced_at < end_date
+        and customer_id is not null
+),
+
+orders as (
+    select
+        customer_id,
+        invoice_id,
+        bool_or(not is_return_line) as is_purchase,
+        coalesce(sum(line_revenue) filter (where not is_return_line), 0) as purchase_value,
+        sum(line_revenue) as net_revenue
+    from lines
+    group by customer_id, invoice_id
+)
+
+select
+    customer_id,
+    count(*) filter (where is_purchase) as purchases,
+    coalesce(sum(purchase_value) filter (where is_purchase), 0) as purchase_value,
+    sum(net_revenue) as net_revenue
+from orders
+group by customer_id;
