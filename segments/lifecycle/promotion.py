@@ -4,11 +4,12 @@ Promotion rule (`should_promote`), first match wins:
 1. No champion yet: promote.
 2. The caller asked for it (`segments run --promote`, flow parameter `promote`): promote.
 3. The challenger failed the selection gates: keep the champion.
-4. An out-of-time backtest ran: the champion is judged on the same validation window as the
+4. An out-of-time backtest ran: the champion is judged on the same validation windows as the
    challenger. Its recipe (family, space, k) is refitted at the same cutoffs, so both are
    measured out of time on today's data; a champion without a recipe is applied as it is
-   (it may have seen part of the window, which favours it). The challenger replaces it
-   when its objective is at least the champion's minus `promotion_tolerance`.
+   on the newest window (it may have seen part of it, which favours it). The challenger
+   replaces it when its mean objective over the windows both were judged on is at least the
+   champion's minus `promotion_tolerance`.
 5. No backtest: a challenger on another feature set is not comparable, so the champion
    stays (pass --promote to replace it); on the same feature set the challenger must be
    at least as good on silhouette (or on Davies-Bouldin with silhouette within 0.02),
@@ -17,6 +18,7 @@ Promotion rule (`should_promote`), first match wins:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,23 +72,53 @@ def quality_on(
 def champion_on_window(
     model: SegmentModel, data: BacktestData, config: TrainConfig
 ) -> dict[str, Any] | None:
-    """The champion's scores on the validation window: its recipe refitted at the cutoffs,
-    else the model as trained; None when neither can assign the validation customers."""
-    v, train = data.inputs.validate, data.inputs.train
+    """The champion's scores on the backtest windows: its recipe refitted at every window's
+    cutoffs (scores of the newest, objective the mean, fold_objectives each), else the model
+    as trained on the newest window only; None when neither can assign the customers."""
+    v = data.inputs.validate
     recipe = model.metadata.get("recipe")
+    folds: dict[str, float] = {}
     labels, how = None, ""
     if recipe:
         r = Recipe.from_dict(recipe)
-        cols_ok = all(c in v.frame and v.frame[c].notna().any() for c in r.columns)
-        if cols_ok and (not r.supervised or train is not None):
-            labels = fit_recipe(r, v.frame, train, config).predict(v.frame)
-            how = f"its recipe {r.label} refitted at {data.cutoff}"
+        for f, (snap, train) in enumerate(data.inputs.folds):
+            cols_ok = all(c in snap.frame and snap.frame[c].notna().any() for c in r.columns)
+            if not cols_ok or (r.supervised and train is None):
+                if f == 0:
+                    break
+                continue
+            fold_labels = fit_recipe(r, snap.frame, train, config).predict(snap.frame)
+            scores = outcome_scores(fold_labels, snap.y, snap.retained)
+            folds[snap.label.split(" ")[0]] = objective_value(scores, config.objective)
+            if f == 0:
+                labels, how = fold_labels, f"its recipe {r.label} refitted at {data.cutoff}"
+        if len(folds) > 1:
+            how += f" and {len(folds) - 1} earlier window(s)"
     if labels is None and all(c in v.frame for c in model.features):
         labels, how = model.predict(v.frame), "as trained (it may have seen part of the window)"
+        folds = {}
     if labels is None:
         return None
     scores = outcome_scores(labels, v.y, v.retained)
-    return {**scores, "objective": objective_value(scores, config.objective), "how": how}
+    objective = float(np.mean(list(folds.values()))) if folds else None
+    if objective is None:
+        objective = objective_value(scores, config.objective)
+        folds = {v.label.split(" ")[0]: objective}
+    return {**scores, "objective": objective, "fold_objectives": folds, "how": how}
+
+
+def _on_shared_windows(chosen: pd.Series, theirs: dict[str, Any]) -> tuple[float, float]:
+    """Challenger and champion objectives, each the mean over the windows both were judged
+    on, as measured there (the selection's level alignment is for ranking, not this)."""
+    raw = chosen.get("fold_objectives")
+    mine = json.loads(raw) if isinstance(raw, str) else {}
+    shared = [c for c in mine if c in theirs["fold_objectives"]]
+    if not shared:
+        return float(chosen["objective"]), float(theirs["objective"])
+    return (
+        float(np.mean([mine[c] for c in shared])),
+        float(np.mean([theirs["fold_objectives"][c] for c in shared])),
+    )
 
 
 def should_promote(
@@ -130,7 +162,6 @@ def _compare(
     old = SegmentModel.load(champion.artifact_path)
     if isinstance(data, BacktestData):
         chosen = result.candidates[result.candidates["chosen"]].iloc[0]
-        mine = float(chosen["objective"])
         theirs = champion_on_window(old, data, config)
         if theirs is None:
             return Decision(
@@ -139,11 +170,12 @@ def _compare(
                 "customers (its features are missing), so the challenger cannot be compared;"
                 " pass --promote to replace it",
             )
+        mine, their = _on_shared_windows(chosen, theirs)
         detail = (
-            f"backtest objective {mine:.4f} vs champion {theirs['objective']:.4f} "
+            f"backtest objective {mine:.4f} vs champion {their:.4f} "
             f"({theirs['how']}) on the outcome after {data.cutoff}"
         )
-        better = mine >= theirs["objective"] - config.promotion_tolerance
+        better = mine >= their - config.promotion_tolerance
         return Decision(
             better,
             f"promoted: not worse than the champion ({detail})"

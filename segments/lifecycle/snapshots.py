@@ -94,8 +94,12 @@ def prepare_backtest(
     horizon_days: int,
     cutoff: date | None = None,
     params: Mapping[str, Any] | None = None,
+    folds: int = 1,
 ) -> BacktestData | str:
-    """The validation and training snapshots; or why no backtest is possible."""
+    """The validation and training snapshots of up to `folds` windows, one horizon apart
+    (fold j validates at c1 - j * horizon and its trees learn one horizon before that);
+    or why no backtest is possible. A fold whose cutoff has too little history or too few
+    customers is left out, so a short history gives fewer folds, never a failure."""
     if horizon_days == 0:
         return "backtest disabled (backtest_horizon_days = 0)"
     if relation != "features.customer_features":
@@ -108,25 +112,50 @@ def prepare_backtest(
             f"{settings.min_history_days} + a {horizon_days}-day horizon); backtest skipped"
         )
     params = params or feature_params(as_of)
-    validate, outcomes = snapshot(con, settings, relation, c1, horizon_days, params)
-    if len(validate.frame) < settings.min_customers:
-        return f"only {len(validate.frame)} customers at the backtest cutoff {c1}; skipped"
-    c2 = c1 - timedelta(days=horizon_days)
-    train, mode, note = None, "out_of_time", ""
-    before = history_before(con, c2)
-    if before >= settings.min_history_days:
-        train = snapshot(con, settings, relation, c2, horizon_days, params)[0]
-        if len(train.frame) < settings.min_customers:
-            train = None
+    cache: dict[date, tuple[Snapshot, pd.DataFrame] | None] = {}
+
+    def at(day: date) -> tuple[Snapshot, pd.DataFrame] | None:
+        """The snapshot at a cutoff, once; None when its history or customers are short."""
+        if day not in cache:
+            cache[day] = None
+            if history_before(con, day) >= settings.min_history_days:
+                snap = snapshot(con, settings, relation, day, horizon_days, params)
+                if len(snap[0].frame) >= settings.min_customers:
+                    cache[day] = snap
+        return cache[day]
+
+    step = timedelta(days=horizon_days)
+    first = at(c1)
+    if first is None:
+        n = len(features_as_of(con, settings.sql_dir, relation, c1, params))
+        return f"only {n} customers at the backtest cutoff {c1}; skipped"
+    validate, outcomes = first
+    c2 = c1 - step
+    train = at(c2)
+    mode, note = "out_of_time", ""
     if train is None:
         mode = "unsupervised_only"
         note = (
-            f"trees skipped: {before} days of history before {c2} (need "
+            f"trees skipped: {history_before(con, c2)} days of history before {c2} (need "
             f"{settings.min_history_days}) leave no matured horizon to learn from and "
             "still judge them out of time"
         )
+    earlier: list[tuple[Snapshot, Snapshot | None]] = []
+    for j in range(1, max(1, folds)):
+        older = at(c1 - j * step)
+        if older is None:
+            break  # older cutoffs have even less history
+        before = at(c1 - (j + 1) * step)
+        earlier.append((older[0], before[0] if before else None))
     baseline = (
         validate.frame["rfm_segment"].to_numpy() if "rfm_segment" in validate.frame else None
     )
-    inputs = BacktestInputs(Snapshot(now, label=str(as_of)), validate, train, mode, note)
+    inputs = BacktestInputs(
+        Snapshot(now, label=str(as_of)),
+        validate,
+        train[0] if train else None,
+        mode,
+        note,
+        earlier,
+    )
     return BacktestData(inputs, horizon_days, c1, c2 if train else None, outcomes, baseline)

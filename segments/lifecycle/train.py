@@ -93,6 +93,7 @@ def training_data(
         horizon_days=config.backtest_horizon_days,
         cutoff=config.backtest_cutoff,
         params=settings_feature_params(settings, as_of),
+        folds=config.backtest_folds,
     )
     return frame, data
 
@@ -217,6 +218,7 @@ def train_challenger(
         "elbow_k": result.elbow_k,
         "candidates": len(result.candidates),
         "objective": chosen.get("objective"),
+        "fold_objectives": chosen.get("fold_objectives"),
         "silhouette": chosen.get("silhouette"),
         "stability": chosen.get("stability"),
         "identity": identity,

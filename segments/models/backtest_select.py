@@ -1,32 +1,44 @@
 """Choose a segmentation by what segments are for: telling apart what customers do next.
 
-Time layout of a run at as_of with horizon H (every window ends at or before as_of):
+Time layout of a run at as_of with horizon H and F folds (every window ends by as_of):
 
-    c2 = c1 - H            c1 = as_of - H                  as_of
-    |--- train outcome ----|--- validation outcome ---------|
-    trees learn features(c2) -> outcome [c2, c1)     clusterings fit features(c1)
-    every candidate assigns features(c1) and is scored on outcome [c1, as_of)
+    fold j (j = 0 .. F-1): validation cutoff v_j = as_of - (j + 1) H, trees learn at v_j - H
+    |-- train outcome (fold 0) --|-- validation outcome (fold 0) --|  as_of
+    c2 = v_0 - H                 c1 = v_0                           as_of
+    fold j: clusterings fit features(v_j); trees learn features(v_j - H) -> outcome
+    [v_j - H, v_j); both assign features(v_j) and are scored on outcome [v_j, v_j + H)
     deployed: trees learn features(c1) -> outcome [c1, as_of), clusterings fit features(as_of)
 
+A fold is used when its cutoff has enough history (a tree's fold also needs one horizon more
+before it), so a short history gives fewer folds, never a failure.
+
 Selection rule (`choose`):
-1. Score. Each candidate's validation assignment is scored on the validation outcome:
-   eta2 of y = log1p(max(future net revenue, 0)) and of buying again (0/1), each adjusted
-   for the k - 1 degrees of freedom a partition spends (epsilon squared). The objective is
-   `value` (adjusted eta2 of y) or `value_and_retention` (the mean of both; the default).
-2. Gates: k in [k_min, k_max]; smallest validation segment >= min_segment_share; noise share
-   <= max_noise_share for density methods; bootstrap stability of the deployed fit (mean ARI
-   of refits on seeded 80% subsamples) >= min_stability.
-3. Space before k. A recipe (family x space) is scored by the mean objective of its best
-   half of the k values that pass the gates: one validation window is noisy, and a space
-   that separates the future at several k is less likely a lucky draw than one candidate.
-   Recipes are taken in that order, and within a recipe its candidates by objective.
-4. Parsimony: the adjusted eta2 charges every extra segment; candidates tying on the
-   objective (to 9 decimals) go to fewer segments, then to grid order.
-5. The first candidate in that order passing every gate wins. Stability is computed lazily
+1. Score. Each candidate's assignment at a fold is scored on that fold's outcome: eta2 of
+   y = log1p(max(future net revenue, 0)) and of buying again (0/1), each adjusted for the
+   k - 1 degrees of freedom a partition spends (epsilon squared). The objective is `value`
+   (adjusted eta2 of y) or `value_and_retention` (the mean of both; the default).
+2. Average over folds. A candidate's objective is its mean over the folds it was judged on,
+   each fold's level aligned to fold 0's (`aligned_objectives`): one quarter can be odd (a
+   season, a quiet spell), and averaging several makes a lucky draw less likely to win.
+3. Gates: k in [k_min, k_max]; smallest segment on the newest window >= min_segment_share;
+   noise share <= max_noise_share for density methods; bootstrap stability of the deployed
+   fit (mean ARI of refits on seeded 80% subsamples) >= min_stability.
+4. Value first, then retention (lexicographic with a tolerance). The band: the gate-passing
+   candidates whose objective is within one standard error of the best one (the SE of the
+   best candidate's objective: a bootstrap over the newest window's customers, divided by
+   the square root of its folds); candidates inside the band are indistinguishable on the
+   objective given the data. Within the band the one with the largest retention spread
+   (max - min share of a segment's customers who buy again, mean over folds) wins: two
+   segmentations that tell future value apart equally well, the one that also finds the
+   customers who will not come back is the more useful one.
+5. Parsimony: the adjusted eta2 charges every extra segment; spreads tying (to 9 decimals)
+   go to fewer segments, then to the better objective, then to grid order; outside the band
+   candidates follow by objective, then fewer segments.
+6. The first candidate in that order passing every gate wins. Stability is computed lazily
    in that order for at most max_stability_checks candidates; when none is stable, the most
    stable of those is returned flagged passed_gates=False (a champion then stays).
 Internal indices (silhouette, Davies-Bouldin, Calinski-Harabasz, WCSS) are recorded as
-diagnostics, in each candidate's own space.
+diagnostics, on the newest window, in each candidate's own space.
 """
 
 from __future__ import annotations
@@ -77,6 +89,13 @@ class BacktestInputs:
     train: Snapshot | None  # features at c2, outcome over [c2, c1); None: too little history
     mode: str = "out_of_time"  # or "unsupervised_only"
     note: str = ""
+    # earlier folds, newest first: (validate, train) one horizon further back each
+    earlier: list[tuple[Snapshot, Snapshot | None]] = field(default_factory=list)
+
+    @property
+    def folds(self) -> list[tuple[Snapshot, Snapshot | None]]:
+        """Every validation window, newest (fold 0: validate, train) first."""
+        return [(self.validate, self.train), *self.earlier]
 
 
 @dataclass
@@ -94,23 +113,48 @@ def objective_value(scores: dict[str, float], name: str) -> float:
     return float(OBJECTIVES[name][1](scores))
 
 
-def unavailable(recipe: Recipe, inputs: BacktestInputs) -> str:
-    """Why a recipe cannot be fitted and judged here ('' when it can)."""
+def _missing(recipe: Recipe, frames: list[pd.DataFrame], train: Snapshot | None) -> str:
+    """Why a recipe cannot be fitted and judged on these snapshots ('' when it can)."""
     cols = list(recipe.columns)
-    frames = [inputs.now.frame, inputs.validate.frame]
     if recipe.supervised:
-        if inputs.train is None:
-            return inputs.note or "no matured snapshot before the validation cutoff"
-        frames.append(inputs.train.frame)
+        if train is None:
+            return "no matured snapshot before the validation cutoff"
+        frames = [*frames, train.frame]
     if not all(usable(f, cols) for f in frames):
         return "its columns are missing or empty at a cutoff"
     return ""
 
 
+def unavailable(recipe: Recipe, inputs: BacktestInputs) -> str:
+    """Why a recipe cannot be fitted, judged on fold 0 and deployed here ('' when it can)."""
+    why = _missing(recipe, [inputs.now.frame, inputs.validate.frame], inputs.train)
+    if why.startswith("no matured") and inputs.note:
+        return inputs.note
+    return why
+
+
+def _fold_scores(
+    recipe: Recipe, inputs: BacktestInputs, config: TrainConfig
+) -> tuple[list[tuple[str, dict[str, float]]], SegmentModel, np.ndarray]:
+    """The recipe fitted at every fold's cutoff it can be (fold 0 always) and scored on the
+    horizon after it; plus fold 0's model and labels."""
+    scored, first = [], None
+    for f, (v, train) in enumerate(inputs.folds):
+        if f > 0 and _missing(recipe, [v.frame], train):
+            continue  # e.g. a tree, where the history before this fold is too short
+        model = fit_recipe(recipe, v.frame, train, config)
+        labels = model.predict(v.frame)
+        scored.append((v.label.split(" ")[0], outcome_scores(labels, v.y, v.retained)))
+        if first is None:
+            first = (model, labels)
+    assert first is not None
+    return scored, *first
+
+
 def evaluate(
     recipes: list[Recipe], inputs: BacktestInputs, config: TrainConfig
 ) -> tuple[pd.DataFrame, dict[int, np.ndarray]]:
-    """Fit every available recipe for validation and score its assignment (rule step 1)."""
+    """Fit every available recipe at each fold's cutoff and score it (rule steps 1-2)."""
     v = inputs.validate
     rows, labelings = [], {}
     diag_sample = min(config.silhouette_sample, 1_000)  # diagnostics: a small sample will do
@@ -129,21 +173,31 @@ def evaluate(
             rows.append({**row, "k": recipe.k, "gate_failures": f"not evaluated: {why}"})
             continue
         started = time.perf_counter()
-        model = fit_recipe(recipe, v.frame, inputs.train, config)
-        labels = model.predict(v.frame)
+        folds, model, labels = _fold_scores(recipe, inputs, config)
         row["fit_seconds"] = round(time.perf_counter() - started, 4)
-        scores = outcome_scores(labels, v.y, v.retained)
-        # internal indices are diagnostics: measured on a seeded sample of the customers
+        latest = folds[0][1]
+        mean = {key: float(np.mean([s[key] for _, s in folds])) for key in latest}
+        # internal indices are diagnostics: measured on fold 0, on a seeded sample
         rows_d = learn_rows(v.frame, list(recipe.columns), DIAGNOSTIC_ROWS, config.seed)
         X, labels_d = display_matrix(model, v.frame.iloc[rows_d]), labels[rows_d]
         row |= {
-            f"backtest_{k}" if k not in ("k", "n", "smallest_share") else k: s
-            for k, s in scores.items()
+            f"backtest_{key}": value
+            for key, value in mean.items()
+            if key not in ("k", "n", "smallest_share")
         }
         row |= {
-            "backtest_explained_variance": scores["eta2"],
+            "k": latest["k"],
+            "n": latest["n"],
+            "smallest_share": latest["smallest_share"],  # the gate: on the newest window
+            "backtest_explained_variance": mean["eta2"],
+            "backtest_folds": len(folds),
+            "fold_objectives": json.dumps(
+                {cut: round(objective_value(s, config.objective), 6) for cut, s in folds}
+            ),
             "selection_mode": inputs.mode,
-            "objective": objective_value(scores, config.objective),
+            "raw_objective": float(
+                np.mean([objective_value(s, config.objective) for _, s in folds])
+            ),
             "noise_share": float(model.noise_share),
             "silhouette": silhouette(X, labels_d, diag_sample, config.seed),
             "davies_bouldin": davies_bouldin(X, labels_d),
@@ -154,10 +208,42 @@ def evaluate(
         rows.append(row)
         labelings[i] = labels
     table = pd.DataFrame(rows)
-    for col in ("objective", "stability", "backtest_eta2", "silhouette", "wcss", "noise_share"):
+    for col in (
+        "raw_objective",
+        "stability",
+        "backtest_eta2",
+        "silhouette",
+        "wcss",
+        "noise_share",
+        "fold_objectives",
+    ):
         if col not in table:
             table[col] = np.nan
+    table["objective"] = aligned_objectives(table)
     return table, labelings
+
+
+def aligned_objectives(table: pd.DataFrame) -> pd.Series:
+    """Each candidate's mean objective over its folds, with every fold's level aligned to
+    fold 0's: windows differ in how predictable they are (a season, a quiet quarter), so a
+    candidate judged on fewer folds (a tree, where older history is short) must not win or
+    lose by which windows it saw. The shift of a fold is the mean objective over the
+    candidates judged on every fold, at fold 0 minus at that fold; with one fold, or none
+    judged on all, nothing shifts."""
+    folds = [json.loads(f) if isinstance(f, str) else None for f in table["fold_objectives"]]
+    cutoffs = sorted({c for f in folds if f for c in f}, reverse=True)
+    if len(cutoffs) < 2:
+        return table["raw_objective"].astype(float)
+    full = [f for f in folds if f and len(f) == len(cutoffs)]
+    if not full:
+        return table["raw_objective"].astype(float)
+    level = {c: float(np.mean([f[c] for f in full])) for c in cutoffs}
+    shift = {c: level[cutoffs[0]] - level[c] for c in cutoffs}
+    return pd.Series(
+        [float(np.mean([v + shift[c] for c, v in f.items()])) if f else np.nan for f in folds],
+        index=table.index,
+        dtype=float,
+    )
 
 
 def static_gates(row: pd.Series, config: TrainConfig) -> list[str]:
@@ -228,22 +314,35 @@ class Deployer:
         return float(np.mean(scores))
 
 
-def recipe_scores(passing: pd.DataFrame) -> pd.Series:
-    """Per candidate, its recipe's score: the mean objective of the recipe's best half of
-    the k values that pass the gates (at least one)."""
+SE_ROUNDS = 50  # bootstrap resamples of the newest window for the objective's standard error
 
-    def best_half(values: pd.Series) -> float:
-        top = values.dropna().sort_values(ascending=False)
-        return float(top.head(max(1, -(-len(top) // 2))).mean()) if len(top) else np.nan
 
-    per = passing.groupby("recipe")["objective"].agg(best_half)
-    return passing["recipe"].map(per)
+def objective_se(
+    labels: np.ndarray, y: np.ndarray, retained: np.ndarray, objective: str, seed: int
+) -> float:
+    """Bootstrap standard error of the objective of one assignment on its window: how much
+    the score moves with which customers happened to be there. Resampled from the sorted
+    (segment, y, retained) triples, so neither row order nor pseudonyms change it."""
+    triples = np.column_stack([np.asarray(labels, dtype=float), y, retained])
+    triples = triples[np.lexsort(triples.T[::-1])]
+    rng = np.random.default_rng([seed, 15])
+    values = []
+    for _ in range(SE_ROUNDS):
+        pick = triples[rng.integers(0, len(triples), len(triples))]
+        scores = outcome_scores(pick[:, 0].astype(int), pick[:, 1], pick[:, 2])
+        values.append(objective_value(scores, objective))
+    return float(np.std(values))
 
 
 def choose(
-    table: pd.DataFrame, config: TrainConfig, stability_of: Callable[[int], float]
+    table: pd.DataFrame,
+    config: TrainConfig,
+    stability_of: Callable[[int], float],
+    se_of: Callable[[int], float] | None = None,
 ) -> tuple[int, bool, pd.DataFrame]:
-    """Apply rule steps 2-4; returns the chosen row, whether it passed, and the table."""
+    """Apply rule steps 2-5; returns the chosen row, whether it passed, and the table.
+
+    se_of(i): the standard error of candidate i's objective (step 3); None: no band."""
     t = table.copy()
     t["gate_failures"] = ["; ".join(static_gates(row, config)) for _, row in t.iterrows()]
     static = t["gate_failures"] == ""
@@ -252,13 +351,22 @@ def choose(
         if not evaluated.any():
             raise ValueError("no candidate could be evaluated on the backtest")
         static = evaluated  # nothing passes: rank every evaluated candidate, flagged below
-    t["recipe_score"] = recipe_scores(t[static])
-    ranked = (
-        t[static]
-        .assign(_r=-t["recipe_score"].round(9), _o=-t["objective"].round(9))
-        .sort_values(["_r", "recipe", "_o", "k", "order"])
+    if "backtest_retention_spread" not in t:
+        t["backtest_retention_spread"] = np.nan
+    pool = t[static].assign(_o=-t["objective"].round(9))
+    by_objective = pool.sort_values(["_o", "k", "order"]).index.tolist()
+    best = by_objective[0]
+    se = float(se_of(best)) if se_of is not None else 0.0
+    t["band_floor"] = np.nan
+    t.loc[best, "band_floor"] = floor = float(t.at[best, "objective"]) - se
+    band = pool[pool["objective"] >= floor - 1e-12]
+    t["in_band"] = t.index.isin(band.index)
+    in_band = (
+        band.assign(_s=-band["backtest_retention_spread"].fillna(-1.0).round(9))
+        .sort_values(["_s", "k", "_o", "order"])
         .index.tolist()
     )
+    ranked = in_band + [i for i in by_objective if i not in set(in_band)]
     chosen, passed = None, False
     for i in ranked[: config.max_stability_checks]:
         t.at[i, "stability"] = stability_of(i)
@@ -282,40 +390,59 @@ def choose(
         chosen = int(checked.idxmax())
     t["passed_gates"] = (t["gate_failures"] == "") & t["objective"].notna()
     t["chosen"] = t.index == chosen
+    t.attrs["best"], t.attrs["se"] = int(best), se
     return int(chosen), bool(passed), t
 
 
 def _reason(
     t: pd.DataFrame, chosen: int, passed: bool, inputs: BacktestInputs, config: TrainConfig
 ) -> str:
-    row = t.loc[chosen]
+    row, best = t.loc[chosen], t.loc[t.attrs["best"]]
     what = OBJECTIVES[config.objective][0]
-    v = inputs.validate
+    windows = ", ".join(v.label.split(" ")[0] for v, _ in inputs.folds)
+    band = t[t["in_band"]]
     head = (
-        f"[{inputs.mode}] Chose {row['candidate']}: its recipe {row['recipe']} scores best on "
-        f"the out-of-time backtest ({row['recipe_score']:.4f}, the mean objective of its best "
-        f"half of k values; objective = {what}) and k={int(row['k'])} is its best passing k "
-        f"({row['objective']:.4f}); {int(t['passed_gates'].sum())} of {len(t)} candidates "
-        f"pass the gates; measured on what the {len(v.frame):,} customers at {v.label} did next"
+        f"[{inputs.mode}] Chose {row['candidate']}: of the {len(band)} candidates within one "
+        f"standard error of the best objective ({best['candidate']} {best['objective']:.4f}"
+        f" - SE {t.attrs['se']:.4f}), it separates retention most (spread "
+        f"{row['backtest_retention_spread']:.3f}); objective {row['objective']:.4f} = {what}, "
+        f"averaged over {int(row['backtest_folds'])} of {len(inputs.folds)} windows "
+        f"(cutoffs {windows}); {int(t['passed_gates'].sum())} of {len(t)} candidates pass "
+        f"the gates"
     )
+    if row.name == best.name:
+        head = (
+            f"[{inputs.mode}] Chose {row['candidate']}: the best objective "
+            f"({row['objective']:.4f} = {what}, averaged over {int(row['backtest_folds'])} of "
+            f"{len(inputs.folds)} windows, cutoffs {windows}) and, of the {len(band)} "
+            f"candidates within one standard error ({t.attrs['se']:.4f}) of it, the one that "
+            f"separates retention most (spread {row['backtest_retention_spread']:.3f}); "
+            f"{int(t['passed_gates'].sum())} of {len(t)} candidates pass the gates"
+        )
+    if not row["in_band"]:
+        head = (
+            f"[{inputs.mode}] Chose {row['candidate']}: the {len(band)} candidates within one "
+            f"standard error ({t.attrs['se']:.4f}) of the best objective ({best['candidate']} "
+            f"{best['objective']:.4f}) fail the stability gate, and it has the best objective "
+            f"of the rest ({row['objective']:.4f} = {what}, averaged over "
+            f"{int(row['backtest_folds'])} of {len(inputs.folds)} windows, cutoffs {windows});"
+            f" {int(t['passed_gates'].sum())} of {len(t)} candidates pass the gates"
+        )
     if not passed:
         head = (
             f"[{inputs.mode}] No candidate passed every gate; chose {row['candidate']} "
             f"(objective {row['objective']:.4f}), which fails: {row['gate_failures']}"
         )
     scores = (
-        f"eta2 {row['backtest_eta2']:.3f}, retention spread "
+        f"backtest eta2 {row['backtest_eta2']:.3f}, retention spread "
         f"{row['backtest_retention_spread']:.3f}, smallest segment {row['smallest_share']:.1%}"
-        f", stability {row['stability']:.2f}"
+        f" (newest window), stability {row['stability']:.2f}"
     )
     parts = [head, scores]
     others = t[t["passed_gates"] & (t["recipe"] != row["recipe"])]
-    if len(others):  # the best candidate of the next best recipe
-        runner = others.sort_values(["recipe_score", "objective"], ascending=False).iloc[0]
-        parts.append(
-            f"next recipe {runner['recipe']} ({runner['recipe_score']:.4f}; its best "
-            f"{runner['candidate']} {runner['objective']:.4f})"
-        )
+    if len(others):  # the best candidate of another recipe
+        runner = others.sort_values(["objective", "k"], ascending=[False, True]).iloc[0]
+        parts.append(f"best other recipe {runner['candidate']} ({runner['objective']:.4f})")
     if inputs.note:
         parts.append(inputs.note)
     return "; ".join(parts) + "."
@@ -335,8 +462,19 @@ def select_by_backtest(
     recipes = recipe_grid(config, numeric, skewed, categorical)
     table, labelings = evaluate(recipes, inputs, config)
     deployer = Deployer(inputs, config, checksum)
+    v = inputs.validate
+
+    def se_of(i: int) -> float:
+        """The objective's bootstrap SE on the newest window, / sqrt(windows averaged)."""
+        labels = labelings[int(table.at[i, "order"])]
+        se = objective_se(labels, v.y, v.retained, config.objective, config.seed)
+        return se / float(np.sqrt(table.at[i, "backtest_folds"]))
+
     chosen, passed, table = choose(
-        table, config, lambda i: deployer.stability(recipes[int(table.at[i, "order"])])
+        table,
+        config,
+        lambda i: deployer.stability(recipes[int(table.at[i, "order"])]),
+        se_of,
     )
     recipe = recipes[int(table.at[chosen, "order"])]
     model = deployer.model(recipe)
@@ -373,7 +511,7 @@ def select_by_backtest(
         chosen_scores={k: row[k] for k in row.index if k.startswith("backtest_")},
     )
     return TrainResult(
-        candidates=table.drop(columns=["order"]),
+        candidates=table.drop(columns=["order", "raw_objective"], errors="ignore"),
         model=model,
         labels=model.predict(inputs.now.frame),
         customer_ids=inputs.now.frame["customer_id"].to_numpy(),

@@ -15,10 +15,14 @@ Objective = Literal["value", "value_and_retention"]
 RecipeName = Literal[
     "tree_rfm",
     "tree_features_value",
+    "tree_rfm_value_retention",
+    "tree_features_value_retention",
     "distill_features_value",
     "kmeans_log_rfm",
     "kmeans_rank_value",
     "kmeans_rank_rfm_value",
+    "kmeans_clog_rfm",
+    "kmeans_clog_rfm_value",
 ]
 RECIPES: tuple[str, ...] = get_args(RecipeName)
 # distill is left out by default: it fits a gradient-boosting model per refit (the costliest
@@ -82,6 +86,14 @@ class TrainConfig(BaseModel):
     )
     backtest_cutoff: date | None = Field(
         None, description="validation cutoff; default as_of - backtest_horizon_days"
+    )
+    backtest_folds: int = Field(
+        3,
+        ge=1,
+        le=6,
+        description="validation windows, one horizon apart (fold j validates at cutoff - j x "
+        "horizon); the selection averages over them, so one odd quarter cannot decide; "
+        "folds without enough history before them are left out",
     )
     promotion_tolerance: float = Field(
         0.005,

@@ -50,6 +50,10 @@ class Recipe:
     k: int | None
     skewed: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
+    # what a tree learns: log1p future revenue ("value"), or that and buying again together
+    # ("value+retention": a two-output tree, each output standardised, so a split is worth
+    # as much for telling apart who comes back as for how much they spend)
+    target: str = "value"
 
     @property
     def supervised(self) -> bool:
@@ -59,8 +63,9 @@ class Recipe:
     @property
     def name(self) -> str:
         """e.g. kmeans[rank value], tree[rfm], kmeans[feature set]."""
-        shown = f"{self.transform} " if self.transform in ("log", "rank") else ""
-        return f"{self.algorithm}[{shown}{self.space}]"
+        shown = {"log": "log ", "rank": "rank ", "clog": "clipped log "}.get(self.transform, "")
+        target = "" if self.target == "value" else f"; {self.target}"
+        return f"{self.algorithm}[{shown}{self.space}{target}]"
 
     @property
     def label(self) -> str:
@@ -111,9 +116,19 @@ def recipe_grid(
     named = {
         "tree_rfm": ("tree", "tree", "rfm", RFM_COLUMNS, "raw"),
         "tree_features_value": ("tree", "tree", "features+value", tree_cols, "raw"),
+        "tree_rfm_value_retention": ("tree", "tree", "rfm", RFM_COLUMNS, "raw"),
+        "tree_features_value_retention": ("tree", "tree", "features+value", tree_cols, "raw"),
         "distill_features_value": ("distill", "distill", "features+value", tree_cols, "raw"),
         "kmeans_log_rfm": ("cluster", "kmeans", "rfm", RFM_COLUMNS, "log"),
         "kmeans_rank_value": ("cluster", "kmeans", "value", VALUE_COLUMNS, "rank"),
+        "kmeans_clog_rfm_value": (
+            "cluster",
+            "kmeans",
+            "rfm+value",
+            (*RFM_COLUMNS, *VALUE_COLUMNS),
+            "clog",
+        ),
+        "kmeans_clog_rfm": ("cluster", "kmeans", "rfm", RFM_COLUMNS, "clog"),
         "kmeans_rank_rfm_value": (
             "cluster",
             "kmeans",
@@ -124,7 +139,8 @@ def recipe_grid(
     }
     for name in dict.fromkeys(config.recipes):
         family, algo, space, cols, transform = named[name]
-        out += [Recipe(family, algo, space, tuple(cols), transform, k) for k in ks]
+        target = "value+retention" if name.endswith("_value_retention") else "value"
+        out += [Recipe(family, algo, space, tuple(cols), transform, k, target=target) for k in ks]
     return out
 
 
@@ -204,6 +220,18 @@ def _booster(train: Snapshot, columns: list[str], config: TrainConfig, seed: int
     return train.cache[key]
 
 
+def _tree_target(recipe: Recipe, train: Snapshot, rows: np.ndarray) -> np.ndarray:
+    """What a tree learns on its rows: y, or (y, bought again) each divided by its spread."""
+    y = np.asarray(train.y, dtype=float)[rows]
+    if recipe.target == "value":
+        return y
+    if train.retained is None:
+        raise ValueError(f"{recipe.label} learns buying again: the snapshot has no retention")
+    again = np.asarray(train.retained, dtype=float)[rows]
+    scale = lambda a: a / (a.std() or 1.0)
+    return np.column_stack([scale(y), scale(again)])
+
+
 def fit_recipe(
     recipe: Recipe,
     frame: pd.DataFrame,
@@ -260,7 +288,7 @@ def fit_recipe(
         data = _matrix(train.frame.iloc[rows], cols)
         pre = SpaceTransformer("raw").fit(data)
         X = pre.transform(data)
-        target = np.asarray(train.y)[rows]
+        target = _tree_target(recipe, train, rows)
     else:  # distill: boosted predictions of the customers to segment are the target
         booster_pre, booster = _booster(train, cols, config, seed)
         rows = learn_rows(frame, cols, config.fit_sample, seed)

@@ -17,7 +17,12 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-Transform = Literal["raw", "log", "rank"]
+Transform = Literal["raw", "log", "rank", "clog"]
+# clog: log1p, then each column clipped to its training [TAIL, 1 - TAIL] quantiles. The log
+# keeps what a rank evens out (the few heavy buyers who nearly all come back, the long
+# lapsed who rarely do), the clipping stops single outliers (a wholesaler) from taking a
+# segment of their own that no segment gate would let through.
+TAIL = 0.01
 RFM_COLUMNS = ("recency_days", "frequency", "monetary")
 # lifetime-value outputs at the features' as_of (segments.features.fit_clv): the chance the
 # customer is still active, expected purchases over the CLV horizon and their expected value
@@ -64,7 +69,7 @@ class SpaceTransformer(TransformerMixin, BaseEstimator):
             M = X.to_numpy(dtype=float, na_value=np.nan, copy=True)
         else:
             M = np.array(X, dtype=float, copy=True)
-        if self.kind == "log":
+        if self.kind in ("log", "clog"):
             M = np.log1p(np.clip(M, 0.0, None))
         return M
 
@@ -75,6 +80,9 @@ class SpaceTransformer(TransformerMixin, BaseEstimator):
         med = np.nanmedian(M, axis=0) if len(M) else np.zeros(M.shape[1])
         self.median_ = np.where(np.isfinite(med), med, 0.0)
         M = np.where(np.isfinite(M), M, self.median_)
+        if self.kind == "clog":
+            self.bounds_ = np.quantile(M, [TAIL, 1 - TAIL], axis=0) if len(M) else None
+            M = self._clip(M)
         if self.kind == "rank":
             self.n_fit_ = len(M)
             self.levels_ = []
@@ -86,6 +94,9 @@ class SpaceTransformer(TransformerMixin, BaseEstimator):
         std = M.std(axis=0) if len(M) else np.ones(M.shape[1])
         self.scale_ = np.where(std > 0, std, 1.0)
         return self
+
+    def _clip(self, M: np.ndarray) -> np.ndarray:
+        return M if self.bounds_ is None else np.clip(M, self.bounds_[0], self.bounds_[1])
 
     def _ranks(self, M: np.ndarray) -> np.ndarray:
         """Mid-rank share of the training values: (# below + # at or below) / 2n."""
@@ -110,6 +121,8 @@ class SpaceTransformer(TransformerMixin, BaseEstimator):
             return M
         if self.kind == "rank":
             M = self._ranks(M)
+        if self.kind == "clog":
+            M = self._clip(M)
         return (M - self.mean_) / self.scale_
 
 

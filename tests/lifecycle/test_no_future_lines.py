@@ -23,6 +23,9 @@ from segments.settings import Settings
 CONFIG = TrainConfig(k_min=3, k_max=4, n_init=2, bootstrap_rounds=2, threads=1)
 C1 = AS_OF - timedelta(days=90)
 C2 = C1 - timedelta(days=90)
+# every cutoff a backtest of CONFIG.backtest_folds windows reads: validation cutoffs C1,
+# C1 - 90, ... and, one horizon before the oldest, where its trees learn
+CUTOFFS = [C1 - timedelta(days=90 * j) for j in range(CONFIG.backtest_folds + 1)]
 
 
 def later_lines(start: date, seed: int = 9) -> pd.DataFrame:
@@ -87,14 +90,16 @@ def _same_snapshot(a, b) -> None:
     pd.testing.assert_frame_equal(a[1], b[1], rtol=1e-9)
 
 
-def test_a_snapshot_ignores_lines_from_its_horizon_end_on(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cutoff", CUTOFFS[1:], ids=str)
+def test_a_snapshot_ignores_lines_from_its_horizon_end_on(tmp_path: Path, cutoff: date) -> None:
+    end = cutoff + timedelta(days=90)  # the next cutoff: this snapshot's horizon end
     base = warehouse(tmp_path / "base")
-    later = warehouse(tmp_path / "later", later_lines(C1))  # C1 = C2 + 90 days: S2's end
-    _same_snapshot(_snapshot(base, C2), _snapshot(later, C2))
+    later = warehouse(tmp_path / "later", later_lines(end))
+    _same_snapshot(_snapshot(base, cutoff), _snapshot(later, cutoff))
     # ... while the next window does see them (the test data can tell)
     assert (
-        not _snapshot(base, C1)[0].frame.equals(_snapshot(later, C1)[0].frame)
-        or not (_snapshot(base, C1)[0].y == _snapshot(later, C1)[0].y).all()
+        not _snapshot(base, end)[0].frame.equals(_snapshot(later, end)[0].frame)
+        or not (_snapshot(base, end)[0].y == _snapshot(later, end)[0].y).all()
     )
 
 
@@ -113,11 +118,18 @@ def test_training_never_reads_a_line_at_or_after_as_of(tmp_path: Path) -> None:
                 now=now,
                 as_of=AS_OF,
                 horizon_days=90,
+                folds=CONFIG.backtest_folds,
             )
             for con, s, now in ((a, base, now_a), (b, later, now_b))
         ]
-    for name in ("validate", "train"):
-        _same(getattr(data[0].inputs, name), getattr(data[1].inputs, name))
+    # every window of the backtest is there and none sees a line at or after as_of
+    folds = [d.inputs.folds for d in data]
+    assert len(folds[0]) == len(folds[1]) == CONFIG.backtest_folds
+    assert [v.label.split(" ")[0] for v, _ in folds[0]] == [str(c) for c in CUTOFFS[:-1]]
+    assert [t.label.split(" ")[0] for _, t in folds[0]] == [str(c) for c in CUTOFFS[1:]]
+    for (va, ta), (vb, tb) in zip(*folds, strict=True):
+        _same(va, vb)
+        _same(ta, tb)
     results = []
     for settings in (base, later):
         with connect(settings) as con:

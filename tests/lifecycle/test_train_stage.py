@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 from lifecycle_data import AS_OF, synthetic_lines
@@ -89,7 +90,13 @@ def test_backtest_is_recorded_for_the_model_and_its_peers(settings: Settings) ->
     assert totals.loc["kmeans_log_rfm", "k"] == result["k"]  # the peer at the same k
     assert totals["customers"].nunique() == 1  # every method on the same customers
     chosen = candidates[candidates["chosen"]].iloc[0]
-    assert totals.loc["model", "objective"] == pytest.approx(chosen["objective"])
+    # ops.backtests is the newest window; the selection averaged it with the earlier ones
+    newest = json.loads(chosen["fold_objectives"])
+    assert list(newest) == ["2024-04-02", "2024-01-03", "2023-10-05"]
+    assert totals.loc["model", "objective"] == pytest.approx(newest["2024-04-02"], abs=1e-5)
+    assert (candidates["backtest_folds"].dropna() == 3).all()
+    band = candidates[candidates["in_band"]]
+    assert len(band) and (chosen["in_band"] or band["gate_failures"].str.contains("stab").all())
     # the lapsed customers never come back: the segments separate retention clearly
     assert record["model"]["retention_spread"] > 0.5
     evaluated = candidates[candidates["objective"].notna()]
@@ -147,9 +154,15 @@ def _backtest(settings: Settings) -> BacktestData:
             now=frame,
             as_of=AS_OF,
             horizon_days=90,
+            folds=CONFIG.backtest_folds,
         )
     assert isinstance(data, BacktestData)
     return data
+
+
+def _measured(trained: dict) -> float:
+    """A trained model's objective as measured on its windows (before the level alignment)."""
+    return float(np.mean(list(json.loads(trained["fold_objectives"]).values())))
 
 
 def _challenger(objective: float, passed: bool = True) -> SimpleNamespace:
@@ -167,24 +180,27 @@ def _decide(settings: Settings, challenger: SimpleNamespace, **kw):
 
 def test_a_challenger_worse_on_the_backtest_keeps_the_champion(settings: Settings) -> None:
     first = _train(settings)
-    decision = _decide(settings, _challenger(first["objective"] - 0.05))
+    decision = _decide(settings, _challenger(_measured(first) - 0.05))
     assert not decision.promote and decision.reason.startswith("champion kept")
     assert "worse by more than 0.005" in decision.reason
-    # the champion was judged by its recipe refitted at the cutoff: what it scored when chosen
-    assert decision.champion_scores["objective"] == pytest.approx(first["objective"])
+    # the champion was judged by its recipe refitted at the cutoffs: what it scored when chosen
+    assert decision.champion_scores["objective"] == pytest.approx(_measured(first))
+    assert decision.champion_scores["fold_objectives"] == pytest.approx(
+        json.loads(first["fold_objectives"]), abs=1e-5
+    )
     assert "refitted at 2024-04-02" in decision.reason
 
 
 def test_an_equal_challenger_replaces_the_champion(settings: Settings) -> None:
     first = _train(settings)
-    decision = _decide(settings, _challenger(first["objective"]))
+    decision = _decide(settings, _challenger(_measured(first)))
     assert decision.promote and decision.reason.startswith("promoted: not worse")
     assert not _decide(settings, _challenger(1.0, passed=False)).promote
 
 
 def test_asking_to_promote_overrides_the_rule_and_says_so(settings: Settings) -> None:
     first = _train(settings)
-    decision = _decide(settings, _challenger(first["objective"] - 0.05), force=True)
+    decision = _decide(settings, _challenger(_measured(first) - 0.05), force=True)
     assert decision.promote
     assert decision.reason.startswith("promoted on request")
     assert "the rule alone would have kept the champion" in decision.reason

@@ -3,6 +3,8 @@ determinism, and sampled fits."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,7 +18,7 @@ from segments.models import (
     fit_recipe,
     select_by_backtest,
 )
-from segments.models.backtest_select import choose, recipe_scores
+from segments.models.backtest_select import aligned_objectives, choose, objective_se
 
 NUMERIC = ["recency_days", "frequency", "monetary"]
 CONFIG = TrainConfig(k_min=3, k_max=5, n_init=2, bootstrap_rounds=2, threads=1)
@@ -58,24 +60,84 @@ def _select(inputs: BacktestInputs, config: TrainConfig = CONFIG):
     return select_by_backtest(inputs, numeric=NUMERIC, skewed=[], categorical=[], config=config)
 
 
-def test_the_choice_is_the_best_recipe_and_its_best_k() -> None:
+def test_the_choice_is_the_most_retentive_of_the_band_of_the_best() -> None:
     result = _select(snapshots())
     t = result.candidates
     recipes = {"kmeans[feature set]", "tree[rfm]", "tree[features+value]"}
+    recipes |= {"tree[rfm; value+retention]", "tree[features+value; value+retention]"}
     recipes |= {"kmeans[log rfm]", "kmeans[rank value]", "kmeans[rank rfm+value]"}
+    recipes |= {"kmeans[clipped log rfm]", "kmeans[clipped log rfm+value]"}
     assert recipes == set(t["recipe"])
-    assert len(t) == 6 * 3 and t["chosen"].sum() == 1
+    assert len(t) == 10 * 3 and t["chosen"].sum() == 1
     chosen = t[t["chosen"]].iloc[0]
     passing = t[t["passed_gates"]]
-    assert chosen["recipe_score"] == pytest.approx(passing["recipe_score"].max())
-    same = passing[passing["recipe"] == chosen["recipe"]]
-    assert chosen["objective"] == pytest.approx(same["objective"].max())
+    best = passing.sort_values(["objective", "k"], ascending=[False, True]).iloc[0]
+    floor = t["band_floor"].dropna()
+    assert len(floor) == 1 and 0 < best["objective"] - floor.iloc[0] < 0.05  # one SE
+    band = passing[passing["objective"] >= floor.iloc[0]]
+    assert set(band.index) <= set(t.index[t["in_band"]])
+    assert chosen["in_band"]
+    assert chosen["backtest_retention_spread"] == pytest.approx(
+        band["backtest_retention_spread"].max()
+    )
     assert 3 <= result.model.k <= 5 and result.passed_gates
     assert set(result.labels) == set(range(result.model.k))
     assert result.reason.startswith("[out_of_time] Chose " + chosen["candidate"])
+    assert "within one standard error" in result.reason
     # what it scored on the validation window is what was recorded
     assert result.backtest.chosen_scores["backtest_eta2"] == pytest.approx(chosen["backtest_eta2"])
     assert result.model.metadata["recipe"]["algorithm"] == chosen["algorithm"]
+
+
+def test_every_fold_is_scored_and_its_level_aligned() -> None:
+    """Two windows: every candidate is judged on both; the objective is their mean."""
+    base = snapshots()
+    older = (Snapshot(*customers(900, 4), label="c0"), Snapshot(*customers(900, 5), label="cm"))
+    inputs = BacktestInputs(base.now, base.validate, base.train, base.mode, "", [older])
+    t = _select(inputs).candidates
+    judged = t[t["objective"].notna()]
+    assert (judged["backtest_folds"] == 2).all()
+    folds = [json.loads(f) for f in judged["fold_objectives"]]
+    assert all(set(f) == {"c1", "c0"} for f in folds)
+    # every candidate is judged on every fold: the alignment shifts all of them alike
+    shift = judged["objective"].to_numpy() - [np.mean(list(f.values())) for f in folds]
+    assert np.ptp(shift) < 1e-5
+    # without a tree snapshot for the older window, trees are judged on the newest only
+    inputs = BacktestInputs(base.now, base.validate, base.train, base.mode, "", [(older[0], None)])
+    t = _select(inputs).candidates
+    trees = t[t["family"] == "tree"]
+    assert (trees["backtest_folds"] == 1).all()
+    assert (t.loc[t["family"] == "cluster", "backtest_folds"] == 2).all()
+
+
+def test_aligned_objectives_put_every_fold_on_the_newest_folds_level() -> None:
+    folds = [
+        {"2024-06-01": 0.40, "2024-03-01": 0.20},  # judged on both: the level of each fold
+        {"2024-06-01": 0.30, "2024-03-01": 0.10},
+        {"2024-06-01": 0.36},  # judged on the newest only
+    ]
+    table = pd.DataFrame(
+        {"fold_objectives": [json.dumps(f) for f in folds], "raw_objective": [0.3, 0.2, 0.36]}
+    )
+    out = aligned_objectives(table)
+    # fold levels 0.35 and 0.15: the older fold is lifted by 0.20 for everyone
+    assert out.tolist() == pytest.approx([0.40, 0.30, 0.36])
+    # a single fold: nothing moves
+    one = pd.DataFrame({"fold_objectives": [json.dumps({"a": 0.3})], "raw_objective": [0.3]})
+    assert aligned_objectives(one).tolist() == [0.3]
+
+
+def test_the_objective_se_ignores_row_order_and_shrinks_with_more_customers() -> None:
+    frame, y, retained = customers(2000, 8)
+    labels = (frame["recency_days"] > 120).to_numpy().astype(int) + 2 * (
+        frame["frequency"] > 3
+    ).to_numpy().astype(int)
+    se = objective_se(labels, y, retained, "value_and_retention", 42)
+    order = np.random.default_rng(1).permutation(len(y))
+    assert objective_se(labels[order], y[order], retained[order], "value_and_retention", 42) == se
+    assert 0 < se < 0.05
+    big = np.tile(np.arange(len(y)), 8)
+    assert objective_se(labels[big], y[big], retained[big], "value_and_retention", 42) < se
 
 
 def test_without_a_matured_snapshot_trees_are_not_evaluated() -> None:
@@ -155,10 +217,13 @@ def test_a_sampled_fit_agrees_with_the_full_fit() -> None:
 
 
 def _table() -> pd.DataFrame:
-    """Two recipes: A is better at its best k, B better on average over k."""
+    """Two recipes; A's k=5 has the best objective, B's spread retention more."""
     rows = []
-    for recipe, objectives in (("A", [0.10, 0.11, 0.30]), ("B", [0.25, 0.26, 0.27])):
-        for k, obj in zip((3, 4, 5), objectives, strict=True):
+    for recipe, objectives, spreads in (
+        ("A", [0.10, 0.11, 0.30], [0.50, 0.55, 0.60]),
+        ("B", [0.25, 0.28, 0.29], [0.62, 0.70, 0.66]),
+    ):
+        for k, obj, spread in zip((3, 4, 5), objectives, spreads, strict=True):
             rows.append(
                 {
                     "candidate": f"{recipe} k={k}",
@@ -166,6 +231,7 @@ def _table() -> pd.DataFrame:
                     "k": k,
                     "algorithm": "kmeans",
                     "objective": obj,
+                    "backtest_retention_spread": spread,
                     "smallest_share": 0.1,
                     "noise_share": 0.0,
                     "gate_failures": "",
@@ -177,30 +243,36 @@ def _table() -> pd.DataFrame:
     return table
 
 
-def test_the_rule_takes_the_space_first_then_k_and_checks_stability_lazily() -> None:
+def test_the_band_of_one_se_goes_to_the_largest_retention_spread_lazily_checked() -> None:
     table = _table()
-    # best half of k: A -> mean(0.30, 0.11) = 0.205; B -> mean(0.27, 0.26) = 0.265
-    scores = recipe_scores(table)
-    assert scores.iloc[0] == pytest.approx(0.205) and scores.iloc[3] == pytest.approx(0.265)
     asked: list[int] = []
-    stable = {5: 0.5, 4: 0.95}  # B k=5 is unstable; B k=4 is the next in order
+    stable = {4: 0.5}  # B k=4 (spread 0.70) is unstable; B k=5 (0.66) is next in the band
 
     def stability(i: int) -> float:
         asked.append(i)
         return stable.get(i, 0.99)
 
-    chosen, passed, t = choose(table, CONFIG, stability)
-    assert (chosen, passed) == (4, True)
-    assert asked == [5, 4]  # nothing below the choice paid for refits
-    assert "stability 0.50 < 0.90" in t.loc[5, "gate_failures"]
-    assert not t.loc[5, "passed_gates"] and t.loc[4, "chosen"]
+    chosen, passed, t = choose(table, CONFIG, stability, lambda i: 0.025)
+    # best: A k=5 (0.30); band >= 0.275: A k=5, B k=4, B k=5; spreads 0.60, 0.70, 0.66
+    assert t["in_band"].tolist() == [False, False, True, False, True, True]
+    assert (chosen, passed) == (5, True)
+    assert asked == [4, 5]  # nothing below the choice paid for refits
+    assert "stability 0.50 < 0.90" in t.loc[4, "gate_failures"]
+    assert not t.loc[4, "passed_gates"] and t.loc[5, "chosen"]
+
+
+def test_without_a_band_the_best_objective_wins() -> None:
+    chosen, passed, t = choose(_table(), CONFIG, lambda i: 0.99, lambda i: 0.0)
+    assert (chosen, passed) == (2, True) and t["in_band"].sum() == 1
+    chosen, _, _ = choose(_table(), CONFIG, lambda i: 0.99)  # no SE given: same
+    assert chosen == 2
 
 
 def test_ties_go_to_fewer_segments_and_gates_apply() -> None:
     table = _table()
-    table.loc[3:5, "objective"] = 0.27
+    table.loc[3:5, ["objective", "backtest_retention_spread"]] = [0.31, 0.7]
     table.loc[0:2, "smallest_share"] = 0.01  # A fails the share gate everywhere
-    chosen, passed, t = choose(table, CONFIG, lambda i: 0.99)
+    chosen, passed, t = choose(table, CONFIG, lambda i: 0.99, lambda i: 0.01)
     assert (chosen, passed) == (3, True)
     assert t.loc[0:2, "gate_failures"].str.contains("smallest segment 1.0% < 2.0%").all()
 
@@ -208,6 +280,6 @@ def test_ties_go_to_fewer_segments_and_gates_apply() -> None:
 def test_when_nothing_is_stable_the_most_stable_is_flagged() -> None:
     table = _table()
     values = {3: 0.7, 4: 0.8, 5: 0.75, 0: 0.5, 1: 0.6, 2: 0.65}
-    chosen, passed, t = choose(table, CONFIG, values.get)
+    chosen, passed, t = choose(table, CONFIG, values.get, lambda i: 0.015)
     assert (chosen, passed) == (4, False)
     assert not t["passed_gates"].any()

@@ -112,6 +112,13 @@ alter table ops.model_candidates add column if not exists backtest_eta2 double;
 alter table ops.model_candidates add column if not exists backtest_adjusted_eta2 double;
 alter table ops.model_candidates add column if not exists backtest_retention_eta2 double;
 alter table ops.model_candidates add column if not exists gate_failures varchar;
+-- several validation windows (docs/models.md): backtest_* and objective are means over the
+-- backtest_folds windows a candidate was judged on; fold_objectives: {cutoff: objective} of
+-- each, as measured (objective aligns their levels); in_band: within one standard error of
+-- the best objective, where the largest retention spread wins
+alter table ops.model_candidates add column if not exists backtest_folds integer;
+alter table ops.model_candidates add column if not exists fold_objectives varchar;
+alter table ops.model_candidates add column if not exists in_band boolean;
 
 -- a tree segment's readable rule (null for clusterings)
 alter table ops.segment_catalog add column if not exists rule varchar;
