@@ -270,6 +270,9 @@ def score_recent_cmd() -> None:
     """Re-segment only the customers loaded since the last publish, at the served as_of, with
     the champion (no retrain); exit 5 before the first `segments run`."""
     _quiet_prefect()
+    from segments.settings import Settings
+
+    Settings()  # bad SEGMENTS_* variables stop here (see main), before any server or file
     from flows.score_recent import score_recent
     from segments.cli.prefect_api import prefect_api
 

@@ -164,11 +164,13 @@ def top_products(
             join prod using (product_code)
             where sp.customers >= greatest($min_customers, $min_share * w.sampled_customers)
         )
+        -- lift sums doubles in parallel (last bits vary by thread order): rank on 9 digits
+        -- so equal lifts fall to revenue (exact decimal) and the code, the same every run
         select * from scored
         qualify row_number() over (
-            partition by segment_id order by lift desc, revenue desc, product_code
+            partition by segment_id order by round(lift, 9) desc, revenue desc, product_code
         ) <= $top_n
-        order by segment_id, lift desc, revenue desc, product_code
+        order by segment_id, round(lift, 9) desc, revenue desc, product_code
         """,
         {
             "r": run_id,

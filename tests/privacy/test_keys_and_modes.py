@@ -31,6 +31,7 @@ ARGS = {
     "rebuild": ["--as-of", "2026-01-01"],
     "api": [],
     "watch": ["--interval", "1"],
+    "score-recent": [],
     "sources": ["check", "online_retail", "x.csv"],
 }
 
