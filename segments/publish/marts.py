@@ -176,16 +176,12 @@ def round_money(con: duckdb.DuckDBPyConnection, schema: str = "marts") -> None:
             )
 
 
-def _write_marts(
-    con: duckdb.DuckDBPyConnection, settings: Settings, *, run_id: str, as_of: date, step: Step
-) -> dict[str, Any]:
-    """Every mart for this publish; the caller holds the transaction."""
-    check_publishable(con, as_of)
-    latest = con.execute("select max(as_of) from marts.publishes").fetchone()[0]
-    if latest == as_of:  # a re-run replaces that publish, never adds a second one
-        run_script(con, settings.sql_dir / "publish" / "undo_publish.sql", {"as_of": as_of})
-    # a nightly publish's changes take effect on its as_of (a score-recent's: on its load day)
-    params: dict[str, Any] = {"run_id": run_id, "as_of": as_of, "valid_from": as_of}
+def install_candidate(con: duckdb.DuckDBPyConnection, run_id: str, as_of: date) -> tuple[int, str]:
+    """Make the run's validated candidate marts.customer_segments: (rows, model version).
+
+    Both publishes (nightly and score-recent) go through here: the candidate must be a whole
+    table of this run as of `as_of`, or nothing is published.
+    """
     con.execute(
         f"create or replace table marts.customer_segments as select * from {CANDIDATE} "
         "where run_id = $run_id",
@@ -200,6 +196,20 @@ def _write_marts(
         raise RuntimeError(
             f"the candidate table holds no rows of run {run_id} as of {as_of}; build it first"
         )
+    return rows, model_version
+
+
+def _write_marts(
+    con: duckdb.DuckDBPyConnection, settings: Settings, *, run_id: str, as_of: date, step: Step
+) -> dict[str, Any]:
+    """Every mart for this publish; the caller holds the transaction."""
+    check_publishable(con, as_of)
+    latest = con.execute("select max(as_of) from marts.publishes").fetchone()[0]
+    if latest == as_of:  # a re-run replaces that publish, never adds a second one
+        run_script(con, settings.sql_dir / "publish" / "undo_publish.sql", {"as_of": as_of})
+    # a nightly publish's changes take effect on its as_of (a score-recent's: on its load day)
+    params: dict[str, Any] = {"run_id": run_id, "as_of": as_of, "valid_from": as_of}
+    rows, model_version = install_candidate(con, run_id, as_of)
     run_model(con, settings.sql_dir, "marts", "segment_changes", params)
     previous_as_of = con.execute(
         "select max(as_of) from marts.publishes where as_of < $as_of", {"as_of": as_of}

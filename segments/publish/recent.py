@@ -24,7 +24,13 @@ import duckdb
 from segments.core.errors import NothingToPublishError
 from segments.core.sql import run_model, run_script
 from segments.publish.exports import write_changes_export
-from segments.publish.marts import CANDIDATE, _no_step, publish_transaction, round_money
+from segments.publish.marts import (
+    CANDIDATE,
+    _no_step,
+    install_candidate,
+    publish_transaction,
+    round_money,
+)
 from segments.settings import Settings
 
 
@@ -108,18 +114,8 @@ def publish_recent(
 
     def marts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         params: dict[str, Any] = {"run_id": run_id, "as_of": as_of, "valid_from": valid_from}
-        con.execute(
-            f"create or replace table marts.customer_segments as select * from {CANDIDATE}"
-        )
-        rows, other_dates, model_version = con.execute(
-            "select count(*), count(*) filter (where as_of <> $as_of), "
-            "any_value(model_version) from marts.customer_segments",
-            {"as_of": as_of},
-        ).fetchone()
-        if rows == 0 or other_dates:
-            raise RuntimeError(
-                f"the candidate of run {run_id} is not a whole table as of {as_of}; build it first"
-            )
+        # every candidate row carries this run's id (build_recent_candidate)
+        rows, model_version = install_candidate(con, run_id, as_of)
         run_model(con, settings.sql_dir, "marts", "segment_changes", params)
         step("history")
         run_script(con, settings.sql_dir / "publish" / "close_segment_stays.sql", params)
