@@ -205,7 +205,9 @@ def train(ctx: BenchContext, parts: Parts) -> dict[str, Any]:
         rows = con.execute("select count(*) from features.customer_features").fetchone()[0]
     return {
         "rows": rows,
-        "note": f"{result['candidates']} candidates, chose {result['algorithm']} k={result['k']}",
+        "note": f"{result['candidates']} candidates, chose {result['algorithm']} k={result['k']}"
+        + "; CPU s "
+        + ", ".join(f"{part} {t['cpu']}" for part, t in result["seconds"].items()),
     }
 
 

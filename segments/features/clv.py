@@ -312,6 +312,7 @@ def fit_clv(
     monthly_discount_rate: float = 0.01,
     seed: int = 42,
     penalizer: float = 0.0,
+    fit_sample: int | None = None,
 ) -> ClvFit:
     """Fit BG/NBD + Gamma-Gamma on the lifetimes summary and predict CLV over the horizon.
 
@@ -321,6 +322,8 @@ def fit_clv(
     horizon_months are months of 30 days (lifetimes' convention); the discount rate is monthly.
     penalizer: L2 penalty for both fits (as lifetimes' penalizer_coef; try 0.001-0.1 when a
     small or odd customer base will not converge).
+    fit_sample: fit the parameters on a seeded sample of at most this many customers (drawn
+    in value order) and predict for every customer; None fits on all (the feature stage).
     """
     missing = set(SUMMARY_COLUMNS) - set(summary.columns)
     if missing:
@@ -334,6 +337,9 @@ def fit_clv(
     # do not depend on row order or on the customer ids (the pseudonym key); a model that
     # ranks p_alive would otherwise change with the key.
     order = np.lexsort((m, big_t, t_x, x))
+    if fit_sample is not None and len(order) > fit_sample:
+        pick = np.random.default_rng(seed).choice(len(order), size=fit_sample, replace=False)
+        order = order[np.sort(pick)]
     bgnbd = fit_bgnbd(x[order], t_x[order], big_t[order], seed=seed, penalizer=penalizer)
     try:
         gamma_gamma: GammaGammaParams | None = fit_gamma_gamma(

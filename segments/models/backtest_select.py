@@ -63,6 +63,7 @@ from segments.models.metrics import (
     wcss,
 )
 from segments.models.model import SegmentModel
+from segments.models.pruning import PRUNED, prune_older_windows
 from segments.models.recipes import Recipe, Snapshot, fit_recipe, learn_rows, recipe_grid
 from segments.models.spaces import usable
 from segments.models.train import TrainResult
@@ -134,21 +135,90 @@ def unavailable(recipe: Recipe, inputs: BacktestInputs) -> str:
 
 
 def _fold_scores(
-    recipe: Recipe, inputs: BacktestInputs, config: TrainConfig
-) -> tuple[list[tuple[str, dict[str, float]]], SegmentModel, np.ndarray]:
-    """The recipe fitted at every fold's cutoff it can be (fold 0 always) and scored on the
-    horizon after it; plus fold 0's model and labels."""
-    scored, first = [], None
-    for f, (v, train) in enumerate(inputs.folds):
+    recipe: Recipe, inputs: BacktestInputs, config: TrainConfig, folds: range | None = None
+) -> tuple[list[tuple[str, dict[str, float]]], SegmentModel | None, np.ndarray | None]:
+    """The recipe fitted at every fold's cutoff it can be (of `folds`; default all, fold 0
+    always) and scored on the horizon after it; plus fold 0's model and labels."""
+    scored, first = [], (None, None)
+    for f in range(len(inputs.folds)) if folds is None else folds:
+        v, train = inputs.folds[f]
         if f > 0 and _missing(recipe, [v.frame], train):
             continue  # e.g. a tree, where the history before this fold is too short
         model = fit_recipe(recipe, v.frame, train, config)
-        labels = model.predict(v.frame)
+        labels = assign(model, v)
         scored.append((v.label.split(" ")[0], outcome_scores(labels, v.y, v.retained)))
-        if first is None:
+        if f == 0:
             first = (model, labels)
-    assert first is not None
     return scored, *first
+
+
+def assign(model: SegmentModel, snap: Snapshot) -> np.ndarray:
+    """model.predict(snap.frame), transforming the frame once for the candidates in a row
+    that share a fitted preprocessor (every k of a space: recipes.fitted_space)."""
+    hit = snap.cache.get("assigned_space")
+    if hit is None or hit[0] is not model.preprocessor:
+        hit = (model.preprocessor, model.transform(snap.frame))
+        snap.cache["assigned_space"] = hit
+    return model.predict_transformed(hit[1])
+
+
+def _older_windows(
+    recipes: list[Recipe],
+    inputs: BacktestInputs,
+    config: TrainConfig,
+    newest: dict[int, tuple[list[tuple[str, dict[str, float]]], SegmentModel, np.ndarray]],
+    seconds: dict[int, float],
+) -> tuple[dict[int, list[tuple[str, dict[str, float]]]], dict[int, str]]:
+    """Older windows scored for the candidates that could reach the band (models/pruning.py),
+    or for all (prune_older_windows=False); returns every candidate's folds and the pruned.
+    seconds[i] gains the time of i's older fits."""
+    older = range(1, len(inputs.folds))
+    scores = {i: list(s) for i, (s, _, _) in newest.items()}
+    value = lambda s: round(objective_value(s, config.objective), 6)  # as fold_objectives
+
+    def score_older(i: int) -> dict[str, float]:
+        started = time.perf_counter()
+        more = _fold_scores(recipes[i], inputs, config, older)[0]
+        seconds[i] += time.perf_counter() - started
+        scores[i] += more
+        return {cut: value(s) for cut, s in more}
+
+    if not config.prune_older_windows or not len(older):
+        for i in scores:
+            score_older(i)
+        return scores, {}
+    v = inputs.validate
+
+    def band_se(i: int, windows: int) -> float:
+        labels = newest[i][2]
+        se = objective_se(labels, v.y, v.retained, config.objective, config.seed)
+        return se / float(np.sqrt(windows))
+
+    gated = set()
+    for i, (s, model, _) in newest.items():
+        row = {**s[0][1], "algorithm": recipes[i].algorithm, "noise_share": model.noise_share}
+        if not static_gates(pd.Series(row), config):
+            gated.add(i)
+    _, pruned = prune_older_windows(
+        {i: {s[0][0]: value(s[0][1])} for i, (s, _, _) in newest.items()},
+        gated,
+        score_older,
+        _aligned,
+        band_se,
+    )
+    return scores, pruned
+
+
+def _aligned(folds: dict[int, dict[str, float]]) -> dict[int, float]:
+    """aligned_objectives of candidates given as {candidate: {cutoff: objective}}."""
+    keys = list(folds)
+    table = pd.DataFrame(
+        {
+            "fold_objectives": [json.dumps(folds[i]) for i in keys],
+            "raw_objective": [float(np.mean(list(folds[i].values()))) for i in keys],
+        }
+    )
+    return dict(zip(keys, aligned_objectives(table).tolist(), strict=True))
 
 
 def evaluate(
@@ -157,6 +227,8 @@ def evaluate(
     """Fit every available recipe at each fold's cutoff and score it (rule steps 1-2)."""
     v = inputs.validate
     rows, labelings = [], {}
+    newest: dict[int, Any] = {}
+    seconds: dict[int, float] = {}
     diag_sample = min(config.silhouette_sample, 1_000)  # diagnostics: a small sample will do
     for i, recipe in enumerate(recipes):
         row: dict[str, Any] = {
@@ -173,8 +245,16 @@ def evaluate(
             rows.append({**row, "k": recipe.k, "gate_failures": f"not evaluated: {why}"})
             continue
         started = time.perf_counter()
-        folds, model, labels = _fold_scores(recipe, inputs, config)
-        row["fit_seconds"] = round(time.perf_counter() - started, 4)
+        newest[i] = _fold_scores(recipe, inputs, config, range(1))
+        seconds[i] = time.perf_counter() - started
+        rows.append(row)
+    all_folds, pruned = _older_windows(recipes, inputs, config, newest, seconds)
+    for row in rows:
+        i = row["order"]
+        if i not in newest:
+            continue
+        recipe, folds, (_, model, labels) = recipes[i], all_folds[i], newest[i]
+        row["fit_seconds"] = round(seconds[i], 4)
         latest = folds[0][1]
         mean = {key: float(np.mean([s[key] for _, s in folds])) for key in latest}
         # internal indices are diagnostics: measured on fold 0, on a seeded sample
@@ -203,9 +283,8 @@ def evaluate(
             "davies_bouldin": davies_bouldin(X, labels_d),
             "calinski_harabasz": calinski_harabasz(X, labels_d),
             "wcss": wcss(X, labels_d) * len(labels) / len(labels_d),
-            "gate_failures": "",
+            "gate_failures": pruned.get(i, ""),
         }
-        rows.append(row)
         labelings[i] = labels
     table = pd.DataFrame(rows)
     for col in (
@@ -248,7 +327,7 @@ def aligned_objectives(table: pd.DataFrame) -> pd.Series:
 
 def static_gates(row: pd.Series, config: TrainConfig) -> list[str]:
     """The gates a candidate fails before its stability is known (rule step 2)."""
-    if str(row.get("gate_failures") or "").startswith("not evaluated"):
+    if str(row.get("gate_failures") or "").startswith(("not evaluated", PRUNED)):
         return [row["gate_failures"]]
     fails = []
     if not config.k_min <= row["k"] <= config.k_max:
@@ -262,11 +341,24 @@ def static_gates(row: pd.Series, config: TrainConfig) -> list[str]:
     return fails
 
 
-def _subsample(snap: Snapshot, columns: list[str], fraction: float, rng) -> Snapshot:
-    """A seeded share of a snapshot's rows, drawn in canonical order (order- and id-free)."""
+def _subsample(
+    snap: Snapshot,
+    columns: list[str],
+    fraction: float,
+    rng,
+    fit: tuple[int, int] | None = None,
+) -> Snapshot:
+    """A seeded share of a snapshot's rows, drawn in canonical order (order- and id-free).
+
+    fit=(limit, seed): keep only the rows a fit with that sample limit and seed would learn
+    from (recipes.learn_rows of the share): the share is in canonical order, so its own
+    canonical order is itself and the fit sees exactly these rows, without the rest of the
+    share being copied and hashed again (bootstrap refits at 100,000s of customers)."""
     order = learn_rows(snap.frame, columns, len(snap.frame), 0)
     size = max(2, round(fraction * len(order)))
     idx = order[np.sort(rng.choice(len(order), size=size, replace=False))]
+    if fit is not None and len(idx) > fit[0]:
+        idx = idx[np.sort(np.random.default_rng(fit[1]).choice(len(idx), fit[0], replace=False))]
     pick = lambda a: None if a is None else np.asarray(a)[idx]
     return Snapshot(snap.frame.iloc[idx].reset_index(drop=True), pick(snap.y), pick(snap.retained))
 
@@ -303,13 +395,13 @@ class Deployer:
         scores = []
         for r in range(c.bootstrap_rounds):
             rng = np.random.default_rng([c.seed, r])
-            frame = now.frame
-            train = learn
+            frame, train, seed = now.frame, learn, c.seed + r + 1
+            fit = None if recipe.family == "distill" else (c.fit_sample, seed)
             if recipe.family != "tree":
-                frame = _subsample(now, cols, c.bootstrap_fraction, rng).frame
+                frame = _subsample(now, cols, c.bootstrap_fraction, rng, fit).frame
             if recipe.supervised:
-                train = _subsample(learn, cols, c.bootstrap_fraction, rng)
-            refit = fit_recipe(recipe, frame, train, c, seed=c.seed + r + 1)
+                train = _subsample(learn, cols, c.bootstrap_fraction, rng, fit)
+            refit = fit_recipe(recipe, frame, train, c, seed=seed)
             scores.append(adjusted_rand_score(base, refit.predict(judged)))
         return float(np.mean(scores))
 

@@ -95,6 +95,12 @@ class TrainConfig(BaseModel):
         "horizon); the selection averages over them, so one odd quarter cannot decide; "
         "folds without enough history before them are left out",
     )
+    prune_older_windows: bool = Field(
+        True,
+        description="score the older windows only for candidates that could still reach the "
+        "band from their newest-window objective (segments/models/pruning.py); the others "
+        "are recorded as pruned. False scores every candidate on every window",
+    )
     promotion_tolerance: float = Field(
         0.005,
         ge=0,

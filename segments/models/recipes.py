@@ -15,6 +15,7 @@ today (to be deployed). Families:
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -170,6 +171,27 @@ def learn_rows(frame: pd.DataFrame, columns: list[str], limit: int, seed: int) -
     return order[pick]
 
 
+_SPACES: dict[int, dict[tuple[Any, ...], tuple[Any, np.ndarray]]] = {}  # id(frame) -> key -> fit
+
+
+def fitted_space(
+    frame: pd.DataFrame, key: tuple[Any, ...], fit: Callable[[], tuple[Any, np.ndarray]]
+) -> tuple[Any, np.ndarray]:
+    """A preprocessor fitted on rows of frame and those rows transformed, computed once per
+    frame and key while the frame lives: every k of a space learns the same transform from
+    the same rows, so the candidates of a space share it (a sweep refitted it per k)."""
+    ref = id(frame)
+    if ref not in _SPACES:
+        _SPACES[ref] = {}
+        weakref.finalize(frame, _SPACES.pop, ref, None)
+    cached = _SPACES[ref]
+    if key not in cached:
+        pre, X = fit()
+        X.flags.writeable = False  # shared by every candidate of the space
+        cached[key] = (pre, X)
+    return cached[key]
+
+
 def _matrix(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Columns as plain float64 (nullable columns' pd.NA as NaN)."""
     return pd.DataFrame(
@@ -251,22 +273,26 @@ def fit_recipe(
     cols = list(recipe.columns)
     meta: dict[str, Any] = {"recipe": recipe.as_dict(), "checksum": checksum}
     if recipe.family == "cluster":
-        rows = learn_rows(frame, cols, config.fit_sample, seed)
-        data = frame.iloc[rows]
-        if recipe.transform == "pipeline":
-            numeric = [c for c in cols if c not in recipe.categorical]
-            pre: Any = build_preprocessor(
-                numeric,
-                [c for c in recipe.skewed if c in numeric],
-                list(recipe.categorical),
-                config.capping,
-                config.pca_components,
-                seed,
-            )
-            X = np.asarray(pre.fit_transform(data[cols]), dtype=float)
-        else:
+
+        def fit_space() -> tuple[Any, np.ndarray]:
+            data = frame.iloc[learn_rows(frame, cols, config.fit_sample, seed)]
+            if recipe.transform == "pipeline":
+                numeric = [c for c in cols if c not in recipe.categorical]
+                pre: Any = build_preprocessor(
+                    numeric,
+                    [c for c in recipe.skewed if c in numeric],
+                    list(recipe.categorical),
+                    config.capping,
+                    config.pca_components,
+                    seed,
+                )
+                return pre, np.asarray(pre.fit_transform(data[cols]), dtype=float)
             pre = SpaceTransformer(recipe.transform).fit(_matrix(data, cols))  # type: ignore[arg-type]
-            X = pre.transform(_matrix(data, cols))
+            return pre, pre.transform(_matrix(data, cols))
+
+        key = (recipe.transform, tuple(cols), recipe.skewed, recipe.categorical, config.capping)
+        key += (config.pca_components, config.fit_sample, seed)
+        pre, X = fitted_space(frame, key, fit_space)
         single = config.model_copy(
             update={
                 "algorithms": [recipe.algorithm],
@@ -285,9 +311,13 @@ def fit_recipe(
         raise ValueError(f"{recipe.label} learns from an outcome: pass a matured snapshot")
     if recipe.family == "tree":
         rows = learn_rows(train.frame, cols, config.fit_sample, seed)
-        data = _matrix(train.frame.iloc[rows], cols)
-        pre = SpaceTransformer("raw").fit(data)
-        X = pre.transform(data)
+
+        def fit_raw() -> tuple[Any, np.ndarray]:
+            data = _matrix(train.frame.iloc[rows], cols)
+            pre = SpaceTransformer("raw").fit(data)
+            return pre, pre.transform(data)
+
+        pre, X = fitted_space(train.frame, ("raw", tuple(cols), config.fit_sample, seed), fit_raw)
         target = _tree_target(recipe, train, rows)
     else:  # distill: boosted predictions of the customers to segment are the target
         booster_pre, booster = _booster(train, cols, config, seed)

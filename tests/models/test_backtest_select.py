@@ -90,11 +90,13 @@ def test_the_choice_is_the_most_retentive_of_the_band_of_the_best() -> None:
 
 
 def test_every_fold_is_scored_and_its_level_aligned() -> None:
-    """Two windows: every candidate is judged on both; the objective is their mean."""
+    """Two windows, none pruned: every candidate is judged on both; the objective is their
+    mean."""
     base = snapshots()
     older = (Snapshot(*customers(900, 4), label="c0"), Snapshot(*customers(900, 5), label="cm"))
     inputs = BacktestInputs(base.now, base.validate, base.train, base.mode, "", [older])
-    t = _select(inputs).candidates
+    every = CONFIG.model_copy(update={"prune_older_windows": False})
+    t = _select(inputs, every).candidates
     judged = t[t["objective"].notna()]
     assert (judged["backtest_folds"] == 2).all()
     folds = [json.loads(f) for f in judged["fold_objectives"]]
@@ -104,7 +106,7 @@ def test_every_fold_is_scored_and_its_level_aligned() -> None:
     assert np.ptp(shift) < 1e-5
     # without a tree snapshot for the older window, trees are judged on the newest only
     inputs = BacktestInputs(base.now, base.validate, base.train, base.mode, "", [(older[0], None)])
-    t = _select(inputs).candidates
+    t = _select(inputs, every).candidates
     trees = t[t["family"] == "tree"]
     assert (trees["backtest_folds"] == 1).all()
     assert (t.loc[t["family"] == "cluster", "backtest_folds"] == 2).all()
