@@ -135,18 +135,28 @@ def unavailable(recipe: Recipe, inputs: BacktestInputs) -> str:
 
 
 def _fold_scores(
-    recipe: Recipe, inputs: BacktestInputs, config: TrainConfig, folds: range | None = None
+    recipe: Recipe,
+    inputs: BacktestInputs,
+    config: TrainConfig,
+    folds: range | None = None,
+    memo: dict[Any, Any] | None = None,
 ) -> tuple[list[tuple[str, dict[str, float]]], SegmentModel | None, np.ndarray | None]:
     """The recipe fitted at every fold's cutoff it can be (of `folds`; default all, fold 0
-    always) and scored on the horizon after it; plus fold 0's model and labels."""
+    always) and scored on the horizon after it; plus fold 0's model and labels. memo keeps
+    each (recipe, fold) once per selection."""
+    memo = {} if memo is None else memo
     scored, first = [], (None, None)
     for f in range(len(inputs.folds)) if folds is None else folds:
         v, train = inputs.folds[f]
         if f > 0 and _missing(recipe, [v.frame], train):
             continue  # e.g. a tree, where the history before this fold is too short
-        model = fit_recipe(recipe, v.frame, train, config)
-        labels = assign(model, v)
-        scored.append((v.label.split(" ")[0], outcome_scores(labels, v.y, v.retained)))
+        if (recipe.label, f) not in memo:
+            model = fit_recipe(recipe, v.frame, train, config)
+            labels = assign(model, v)
+            cut = v.label.split(" ")[0]
+            memo[recipe.label, f] = (cut, outcome_scores(labels, v.y, v.retained), model, labels)
+        cut, scores, model, labels = memo[recipe.label, f]
+        scored.append((cut, scores))
         if f == 0:
             first = (model, labels)
     return scored, *first
@@ -168,17 +178,20 @@ def _older_windows(
     config: TrainConfig,
     newest: dict[int, tuple[list[tuple[str, dict[str, float]]], SegmentModel, np.ndarray]],
     seconds: dict[int, float],
+    memo: dict[Any, Any],
+    cap: float,
 ) -> tuple[dict[int, list[tuple[str, dict[str, float]]]], dict[int, str]]:
     """Older windows scored for the candidates that could reach the band (models/pruning.py),
     or for all (prune_older_windows=False); returns every candidate's folds and the pruned.
-    seconds[i] gains the time of i's older fits."""
+    seconds[i] gains the time of i's older fits; cap lowers the floor (see select_by_backtest).
+    """
     older = range(1, len(inputs.folds))
     scores = {i: list(s) for i, (s, _, _) in newest.items()}
     value = lambda s: round(objective_value(s, config.objective), 6)  # as fold_objectives
 
     def score_older(i: int) -> dict[str, float]:
         started = time.perf_counter()
-        more = _fold_scores(recipes[i], inputs, config, older)[0]
+        more = _fold_scores(recipes[i], inputs, config, older, memo)[0]
         seconds[i] += time.perf_counter() - started
         scores[i] += more
         return {cut: value(s) for cut, s in more}
@@ -190,9 +203,7 @@ def _older_windows(
     v = inputs.validate
 
     def band_se(i: int, windows: int) -> float:
-        labels = newest[i][2]
-        se = objective_se(labels, v.y, v.retained, config.objective, config.seed)
-        return se / float(np.sqrt(windows))
+        return _newest_se(memo, recipes[i], newest[i][2], v, config) / float(np.sqrt(windows))
 
     gated = set()
     for i, (s, model, _) in newest.items():
@@ -205,8 +216,20 @@ def _older_windows(
         score_older,
         _aligned,
         band_se,
+        cap,
     )
     return scores, pruned
+
+
+def _newest_se(
+    memo: dict[Any, Any], recipe: Recipe, labels: np.ndarray, v: Snapshot, config: TrainConfig
+) -> float:
+    """objective_se of a candidate's newest-window labels, once per selection."""
+    if ("se", recipe.label) not in memo:
+        memo["se", recipe.label] = objective_se(
+            labels, v.y, v.retained, config.objective, config.seed
+        )
+    return memo["se", recipe.label]
 
 
 def _aligned(folds: dict[int, dict[str, float]]) -> dict[int, float]:
@@ -222,14 +245,20 @@ def _aligned(folds: dict[int, dict[str, float]]) -> dict[int, float]:
 
 
 def evaluate(
-    recipes: list[Recipe], inputs: BacktestInputs, config: TrainConfig
+    recipes: list[Recipe],
+    inputs: BacktestInputs,
+    config: TrainConfig,
+    memo: dict[Any, Any] | None = None,
+    cap: float = float("inf"),
 ) -> tuple[pd.DataFrame, dict[int, np.ndarray]]:
-    """Fit every available recipe at each fold's cutoff and score it (rule steps 1-2)."""
+    """Fit every available recipe at each fold's cutoff and score it (rule steps 1-2); the
+    older folds only for the candidates that can reach the band or `cap`
+    (models/pruning.py). memo: fits and scores kept between calls of one selection."""
+    memo = {} if memo is None else memo
     v = inputs.validate
     rows, labelings = [], {}
     newest: dict[int, Any] = {}
     seconds: dict[int, float] = {}
-    diag_sample = min(config.silhouette_sample, 1_000)  # diagnostics: a small sample will do
     for i, recipe in enumerate(recipes):
         row: dict[str, Any] = {
             "candidate": recipe.label,
@@ -245,10 +274,10 @@ def evaluate(
             rows.append({**row, "k": recipe.k, "gate_failures": f"not evaluated: {why}"})
             continue
         started = time.perf_counter()
-        newest[i] = _fold_scores(recipe, inputs, config, range(1))
+        newest[i] = _fold_scores(recipe, inputs, config, range(1), memo)
         seconds[i] = time.perf_counter() - started
         rows.append(row)
-    all_folds, pruned = _older_windows(recipes, inputs, config, newest, seconds)
+    all_folds, pruned = _older_windows(recipes, inputs, config, newest, seconds, memo, cap)
     for row in rows:
         i = row["order"]
         if i not in newest:
@@ -257,9 +286,8 @@ def evaluate(
         row["fit_seconds"] = round(seconds[i], 4)
         latest = folds[0][1]
         mean = {key: float(np.mean([s[key] for _, s in folds])) for key in latest}
-        # internal indices are diagnostics: measured on fold 0, on a seeded sample
-        rows_d = learn_rows(v.frame, list(recipe.columns), DIAGNOSTIC_ROWS, config.seed)
-        X, labels_d = display_matrix(model, v.frame.iloc[rows_d]), labels[rows_d]
+        if ("diag", recipe.label) not in memo:
+            memo["diag", recipe.label] = _diagnostics(model, labels, v, recipe, config)
         row |= {
             f"backtest_{key}": value
             for key, value in mean.items()
@@ -279,10 +307,7 @@ def evaluate(
                 np.mean([objective_value(s, config.objective) for _, s in folds])
             ),
             "noise_share": float(model.noise_share),
-            "silhouette": silhouette(X, labels_d, diag_sample, config.seed),
-            "davies_bouldin": davies_bouldin(X, labels_d),
-            "calinski_harabasz": calinski_harabasz(X, labels_d),
-            "wcss": wcss(X, labels_d) * len(labels) / len(labels_d),
+            **memo["diag", recipe.label],
             "gate_failures": pruned.get(i, ""),
         }
         labelings[i] = labels
@@ -300,6 +325,21 @@ def evaluate(
             table[col] = np.nan
     table["objective"] = aligned_objectives(table)
     return table, labelings
+
+
+def _diagnostics(
+    model: SegmentModel, labels: np.ndarray, v: Snapshot, recipe: Recipe, config: TrainConfig
+) -> dict[str, float]:
+    """Internal indices, diagnostics only: on fold 0, on a seeded sample."""
+    rows_d = learn_rows(v.frame, list(recipe.columns), DIAGNOSTIC_ROWS, config.seed)
+    X, labels_d = display_matrix(model, v.frame.iloc[rows_d]), labels[rows_d]
+    diag_sample = min(config.silhouette_sample, 1_000)  # a small sample will do
+    return {
+        "silhouette": silhouette(X, labels_d, diag_sample, config.seed),
+        "davies_bouldin": davies_bouldin(X, labels_d),
+        "calinski_harabasz": calinski_harabasz(X, labels_d),
+        "wcss": wcss(X, labels_d) * len(labels) / len(labels_d),
+    }
 
 
 def aligned_objectives(table: pd.DataFrame) -> pd.Series:
@@ -540,6 +580,46 @@ def _reason(
     return "; ".join(parts) + "."
 
 
+def stable_of(recipe: Recipe, deployer: Deployer, stable: dict[str, float]) -> float:
+    """deployer.stability, once per recipe and selection."""
+    if recipe.label not in stable:
+        stable[recipe.label] = deployer.stability(recipe)
+    return stable[recipe.label]
+
+
+def _choose_once(
+    table: pd.DataFrame,
+    labelings: dict[int, np.ndarray],
+    recipes: list[Recipe],
+    config: TrainConfig,
+    memo: dict[Any, Any],
+    stability: Callable[[Recipe], float],
+    v: Snapshot,
+) -> tuple[int, bool, pd.DataFrame]:
+    """choose() with the band's SE and stability of this evaluation's candidates."""
+    order = table["order"].astype(int)
+
+    def se_of(i: int) -> float:
+        """The objective's bootstrap SE on the newest window, / sqrt(windows averaged)."""
+        se = _newest_se(memo, recipes[order[i]], labelings[order[i]], v, config)
+        return se / float(np.sqrt(table.at[i, "backtest_folds"]))
+
+    return choose(table, config, lambda i: stability(recipes[order[i]]), se_of)
+
+
+def _widen(table: pd.DataFrame, chosen: int, passed: bool, cap: float) -> tuple[float, bool]:
+    """Whether a choice made with pruned candidates is the one scoring every candidate gives,
+    and if not the floor to score them down to. Pruning keeps the band (models/pruning.py);
+    when every candidate of the band fails the stability gate the choice falls to the best
+    objective outside it, so the candidates that could beat the chosen one (or, when none
+    was stable, all) are scored too and the choice is made again."""
+    pruned = table["gate_failures"].fillna("").str.startswith(PRUNED)
+    if not pruned.any() or (passed and bool(table.at[chosen, "in_band"])):
+        return cap, True
+    floor = float(table.at[chosen, "objective"]) if passed else float("-inf")
+    return floor, floor >= cap
+
+
 def select_by_backtest(
     inputs: BacktestInputs,
     *,
@@ -552,22 +632,19 @@ def select_by_backtest(
 ) -> TrainResult:
     """Evaluate the recipe grid out of time, choose by the rule, deploy the choice."""
     recipes = recipe_grid(config, numeric, skewed, categorical)
-    table, labelings = evaluate(recipes, inputs, config)
     deployer = Deployer(inputs, config, checksum)
     v = inputs.validate
-
-    def se_of(i: int) -> float:
-        """The objective's bootstrap SE on the newest window, / sqrt(windows averaged)."""
-        labels = labelings[int(table.at[i, "order"])]
-        se = objective_se(labels, v.y, v.retained, config.objective, config.seed)
-        return se / float(np.sqrt(table.at[i, "backtest_folds"]))
-
-    chosen, passed, table = choose(
-        table,
-        config,
-        lambda i: deployer.stability(recipes[int(table.at[i, "order"])]),
-        se_of,
-    )
+    memo: dict[Any, Any] = {}
+    stable: dict[str, float] = {}
+    cap = float("inf")
+    while True:
+        table, labelings = evaluate(recipes, inputs, config, memo, cap)
+        chosen, passed, table = _choose_once(
+            table, labelings, recipes, config, memo, lambda r: stable_of(r, deployer, stable), v
+        )
+        cap, done = _widen(table, chosen, passed, cap)
+        if done:
+            break
     recipe = recipes[int(table.at[chosen, "order"])]
     model = deployer.model(recipe)
     reason = _reason(table, chosen, passed, inputs, config)

@@ -19,7 +19,10 @@ The older windows can only move a candidate so far, so they are scored for the l
    window's scores and the reason, and not chosen.
 
 Step 4 makes the leaders a superset of the band whenever no pruned candidate gains more
-than the reach; the selection rule itself is unchanged.
+than the reach; the selection rule itself is unchanged. When every candidate of the band
+fails the stability gate, the choice falls outside the band; select_by_backtest then lowers
+the floor to the chosen candidate's objective (to everything when none was stable) and
+chooses again, so the candidates that could have come first are scored too.
 """
 
 from __future__ import annotations
@@ -38,13 +41,15 @@ def prune_older_windows(
     score_older: Callable[[int], FoldObjectives],
     aligned: Callable[[dict[int, FoldObjectives]], dict[int, float]],
     band_se: Callable[[int, int], float],
+    cap: float = float("inf"),
 ) -> tuple[dict[int, FoldObjectives], dict[int, str]]:
     """Each candidate's window objectives, and why each pruned candidate was pruned.
 
     newest: candidate -> {newest cutoff: objective}; gated: the candidates passing the gates
     known before stability; score_older(i): i's objectives on the older windows it can be
     scored on (fits it there); aligned: mean objectives with window levels aligned, as the
-    selection computes them; band_se(i, windows): the standard error the band uses.
+    selection computes them; band_se(i, windows): the standard error the band uses; cap: a
+    lower floor, to score every candidate that could beat one chosen outside the band.
     """
     folds = {i: dict(f) for i, f in newest.items()}
     first = {i: next(iter(f.values())) for i, f in newest.items()}
@@ -66,7 +71,7 @@ def prune_older_windows(
             continue
         objective = aligned({i: folds[i] for i in scored})
         best = max(gated & scored, key=lambda i: (objective[i], -i))
-        floor = objective[best] - band_se(best, len(folds[best]))
+        floor = min(cap, objective[best] - band_se(best, len(folds[best])))
         gains = [objective[i] - first[i] for i in scored if len(folds[i]) > 1]
         reach = max([0.0, *gains]) + se0
         todo = {i for i in first if i not in scored and first[i] + reach >= floor}

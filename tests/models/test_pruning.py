@@ -85,3 +85,26 @@ def test_pruned_selection_chooses_as_the_full_one_and_records_why() -> None:
     # same input, same result
     again = _select(inputs, True).candidates
     assert again["gate_failures"].fillna("").tolist() == p["gate_failures"].fillna("").tolist()
+
+
+def test_when_the_band_fails_stability_the_pruned_are_scored_before_falling_outside() -> None:
+    """A stability gate few candidates pass: the choice falls outside the band, and it is the
+    one scoring every candidate on every window gives."""
+    inputs = _three_windows()
+    strict = {"min_stability": 0.995, "max_stability_checks": 4}
+    runs = []
+    for prune in (False, True):
+        config = CONFIG.model_copy(update={**strict, "prune_older_windows": prune})
+        runs.append(
+            select_by_backtest(
+                inputs, numeric=NUMERIC, skewed=[], categorical=[], config=config
+            ).candidates
+        )
+    full, pruned = runs
+    row = full[full["chosen"]].iloc[0]
+    assert not (row["in_band"] and row["passed_gates"])  # the band did not decide
+    assert full.loc[full["chosen"], "candidate"].tolist() == (
+        pruned.loc[pruned["chosen"], "candidate"].tolist()
+    )
+    checked = lambda t: t.loc[t["stability"].notna(), "candidate"].tolist()
+    assert checked(full) == checked(pruned)
