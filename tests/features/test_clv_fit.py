@@ -180,3 +180,22 @@ def test_fit_clv_reads_the_feature_table(wh: Warehouse) -> None:
     fit = fit_clv(features, horizon_months=6)
     assert len(fit.customers) == len(features)
     assert fit.customers[["p_alive", "clv"]].notna().all().all()
+
+
+def test_a_sampled_fit_predicts_every_customer_close_to_the_full_fit(
+    cdnow: pd.DataFrame, cdnow_fit
+) -> None:
+    """Backtest cutoffs fit the parameters on a seeded sample (snapshots.CLV_FIT_SAMPLE)."""
+    sampled = fit_clv(cdnow, horizon_months=12, monthly_discount_rate=0.01, fit_sample=1_500)
+    assert len(sampled.customers) == len(cdnow)
+    assert sampled.bgnbd != cdnow_fit.bgnbd  # fitted on fewer customers ...
+    full, part = cdnow_fit.customers, sampled.customers
+    for col in ("p_alive", "expected_purchases_horizon"):  # ... predicting much the same
+        assert np.corrcoef(full[col], part[col])[0, 1] > 0.99
+    assert np.abs(full["p_alive"] - part["p_alive"]).max() < 0.1
+    # the sample is drawn in value order: row order and ids do not change it
+    shuffled = cdnow.sample(frac=1.0, random_state=3).assign(
+        customer_id=lambda f: "x" + f.index.astype(str)
+    )
+    again = fit_clv(shuffled, horizon_months=12, monthly_discount_rate=0.01, fit_sample=1_500)
+    assert again.bgnbd == sampled.bgnbd
