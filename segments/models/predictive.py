@@ -81,8 +81,10 @@ class OutcomeScorer(TransformerMixin, BaseEstimator):
     """Features -> (predicted log1p future value, P(buys again)), learnt on a matured
     snapshot: ridge and logistic regression (penalty SHRINK per customer) on clipped-log,
     standardised features (SpaceTransformer("clog")), so a currency, a price level or one
-    wholesaler does not set the scale. A snapshot where everyone (or no one) bought again
-    predicts that share."""
+    wholesaler does not set the scale. The penalty shrinks both scores toward their means:
+    they rank customers (who spends, who comes back) rather than give calibrated amounts or
+    probabilities, which is all a clustering of the standardised scores uses. A snapshot
+    where everyone (or no one) bought again predicts that share."""
 
     def fit(
         self, X: pd.DataFrame | np.ndarray, y: np.ndarray, retained: np.ndarray
