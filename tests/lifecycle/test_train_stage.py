@@ -94,7 +94,11 @@ def test_backtest_is_recorded_for_the_model_and_its_peers(settings: Settings) ->
     newest = json.loads(chosen["fold_objectives"])
     assert list(newest) == ["2024-04-02", "2024-01-03", "2023-10-05"]
     assert totals.loc["model", "objective"] == pytest.approx(newest["2024-04-02"], abs=1e-5)
-    assert (candidates["backtest_folds"].dropna() == 3).all()
+    # every window for the candidates that could reach the band, the newest for the pruned
+    pruned = candidates["gate_failures"].fillna("").str.startswith("pruned after the newest")
+    assert (candidates.loc[~pruned, "backtest_folds"].dropna() == 3).all()
+    assert (candidates.loc[pruned, "backtest_folds"] == 1).all()
+    assert not candidates.loc[pruned, "passed_gates"].any()
     band = candidates[candidates["in_band"]]
     assert len(band) and (chosen["in_band"] or band["gate_failures"].str.contains("stab").all())
     # the lapsed customers never come back: the segments separate retention clearly
