@@ -196,7 +196,14 @@ def _older_windows(
         scores[i] += more
         return {cut: value(s) for cut, s in more}
 
-    if not config.prune_older_windows or not len(older):
+    # a candidate judged on fewer windows (a tree where older history is short) is aligned
+    # by the levels of those judged on all; pruning would change which those are
+    partial = any(
+        _missing(recipes[i], [inputs.folds[f][0].frame], inputs.folds[f][1])
+        for i in newest
+        for f in older
+    )
+    if not config.prune_older_windows or not len(older) or partial:
         for i in scores:
             score_older(i)
         return scores, {}

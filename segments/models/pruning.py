@@ -23,6 +23,12 @@ than the reach; the selection rule itself is unchanged. When every candidate of 
 fails the stability gate, the choice falls outside the band; select_by_backtest then lowers
 the floor to the chosen candidate's objective (to everything when none was stable) and
 chooses again, so the candidates that could have come first are scored too.
+
+Nothing is pruned when some candidate cannot be judged on every window (a tree where the
+older history is short): its objective is aligned by the levels of the candidates judged on
+all windows, and pruning would change which candidates those are. With every candidate on
+every window, pruning moves the aligned objectives of all scored candidates by one constant
+(the levels are the leaders' means), so the band and the order are unchanged.
 """
 
 from __future__ import annotations

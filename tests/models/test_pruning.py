@@ -108,3 +108,15 @@ def test_when_the_band_fails_stability_the_pruned_are_scored_before_falling_outs
     )
     checked = lambda t: t.loc[t["stability"].notna(), "candidate"].tolist()
     assert checked(full) == checked(pruned)
+
+
+def test_nothing_is_pruned_when_some_candidate_misses_an_older_window() -> None:
+    """Trees without a matured snapshot before the older window are judged on fewer windows;
+    their alignment depends on every candidate judged on all, so all are scored."""
+    base = snapshots(600)
+    older = [(Snapshot(*customers(600, 4), label="c0"), None)]
+    inputs = BacktestInputs(base.now, base.validate, base.train, base.mode, "", older)
+    t = _select(inputs, True).candidates
+    assert not t["gate_failures"].fillna("").str.startswith(PRUNED).any()
+    assert (t.loc[t["family"] == "tree", "backtest_folds"] == 1).all()
+    assert (t.loc[t["family"] == "cluster", "backtest_folds"] == 2).all()
