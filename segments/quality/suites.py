@@ -124,12 +124,14 @@ def validate_suites(
     params: dict[str, Any],
     docs_dir: Path | None = None,
     db_path: Path | None = None,
+    data_docs: str = "always",
 ) -> list[SuiteOutcome]:
     """Validate the relations the suites name, record every result, build Data Docs; never gates.
 
     Validation runs inside DuckDB (GX SQL datasource on a cursor of `con`), so nothing is
     copied out of the warehouse. The suites of a stage share one GX context and one Data Docs
-    build, which are most of GX's fixed cost. `db_path` only labels the datasource in Data Docs.
+    build, which are most of GX's fixed cost. `db_path` only labels the datasource in Data Docs;
+    `data_docs` "on_failure" builds them only when an expectation failed (SEGMENTS_DATA_DOCS).
     """
     docs = [load_suite(expectations_dir, name) for name in suite_names]
     runs = [
@@ -147,6 +149,7 @@ def validate_suites(
             run_id=run_id,
             docs_dir=Path(docs_dir) if docs_dir is not None else None,
             db_path=db_path,
+            data_docs=data_docs,
         )
         if runs
         else ([], None)
