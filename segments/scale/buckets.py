@@ -27,6 +27,7 @@ from segments.scale.lakefiles import (
     write_buckets,
     write_file,
 )
+from segments.scale.scoring import purchase_inputs, stage_model_inputs
 from segments.settings import Settings
 
 FEATURES = "features"
@@ -156,8 +157,11 @@ def gather_feature_stage(
     con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date
 ) -> dict[str, Any]:
     """The feature stage's flow-process half: gather, the lake copy a one-process build also
-    writes, then the probabilistic CLV fitted on every customer (one fit, as in one process)."""
+    writes, then the probabilistic CLV fitted on every customer (one fit, as in one process),
+    and the gathered model inputs split by bucket again (`inputs`: what training reads)."""
     rows = gather_features(con, settings, as_of)
     folder = settings.lake_dir / "features" / "customer_features" / f"as_of={as_of.isoformat()}"
     export_table(con, "features.customer_features", folder)
-    return {"rows": rows, "clv": fit_probabilistic_clv(con, settings, as_of)}
+    clv = fit_probabilistic_clv(con, settings, as_of)
+    inputs = stage_model_inputs(con, settings, as_of, purchase_inputs())
+    return {"rows": rows, "clv": clv, "inputs": inputs}
