@@ -110,6 +110,10 @@ def baseline(name: str, files: list[str], env: dict[str, str], cap: Cap) -> dict
     return {"step": name, **result, **report, "stdout": None, "stderr": None}
 
 
+# the stages whose per-customer work is mapped over the buckets
+BUCKET_STAGES = ("features", "validate_features", "score", "validate_segments")
+
+
 def bucket_costs(home: Path, run_id: str) -> dict[str, Any]:
     """Per stage of a bucketed run: split / buckets / gather seconds and each bucket's own."""
     import duckdb
@@ -117,8 +121,8 @@ def bucket_costs(home: Path, run_id: str) -> dict[str, Any]:
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         rows = con.execute(
             "select stage, details from ops.runs where run_id = $r "
-            "and stage in ('features', 'score') and status = 'completed'",
-            {"r": run_id},
+            "and list_contains($stages, stage) and status = 'completed'",
+            {"r": run_id, "stages": list(BUCKET_STAGES)},
         ).fetchall()
     costs = {}
     for stage, details in rows:
@@ -139,13 +143,16 @@ def scale_out(as_of: str, args: argparse.Namespace, env: dict, cap: Cap, log: Pa
             "SEGMENTS_PARTITIONS": str(args.partitions),
             "SEGMENTS_DASK_WORKERS": str(workers),
         }
-        label = f"rerun, {args.partitions} buckets on {workers} worker(s)"
-        step = command(label, run_cmd, env_w, cap, log)
-        costs = bucket_costs(Path(env["SEGMENTS_HOME"]), step["run_id"])
-        steps.append(
-            {**step, "phase": "scale-out", "workers": workers, "partitions": args.partitions,
-             "buckets": costs}
-        )  # fmt: skip
+        for round_ in range(1, args.rounds + 1):
+            # round 1 on a fresh bucket lake builds every bucket's state; later rounds resume
+            label = f"rerun, {args.partitions} buckets on {workers} worker(s)"
+            label += f", round {round_}" if args.rounds > 1 else ""
+            step = command(label, run_cmd, env_w, cap, log)
+            costs = bucket_costs(Path(env["SEGMENTS_HOME"]), step["run_id"])
+            steps.append(
+                {**step, "phase": "scale-out", "workers": workers, "partitions": args.partitions,
+                 "round": round_, "buckets": costs}
+            )  # fmt: skip
     return steps
 
 
@@ -229,6 +236,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "worker count (e.g. --workers 1 2), beside a one-process rerun",
     )
     parser.add_argument("--partitions", type=int, default=8, help="buckets for --workers")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="bucketed reruns per worker count (2: the "
+        "second resumes from the buckets' incremental state)"
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.nights < 2:
         parser.error("--nights must be at least 2 (night 2 re-lands night 1's corrected file)")

@@ -73,7 +73,7 @@ def test_a_bad_row_in_one_bucket_fails_the_gate_and_nothing_is_published(
 
     monkeypatch.setenv("SEGMENTS_PROJECT_DIR", str(_project_refusing(tmp_path / "project", bad)))
     with pytest.raises(CriticalExpectationError) as raised:
-        nightly_segmentation(NightlyParams(as_of=date(2026, 1, 8), retrain="never"))
+        nightly_segmentation(NightlyParams(as_of=AS_OF, retrain="never"))  # a rerun
     message = str(raised.value)
     assert "1 critical expectation(s) failed" in message
     assert (
@@ -84,9 +84,10 @@ def test_a_bad_row_in_one_bucket_fails_the_gate_and_nothing_is_published(
     pd.testing.assert_frame_equal(_served(segments_home), before)  # the last publish stays
     with duckdb.connect(str(segments_home / "warehouse.duckdb"), read_only=True) as con:
         stages = con.execute(
-            "select stage, status from ops.runs where as_of = '2026-01-08' order by started_at"
+            "select stage, status from ops.runs where run_id = (select run_id from ops.runs "
+            "where stage = 'run' order by started_at desc limit 1) order by started_at"
         ).fetchall()
-        published = con.execute("select distinct as_of from marts.customer_segments").fetchall()
+        published = con.execute("select distinct run_id from marts.customer_segments").fetchall()
     assert ("validate_features", "failed") in stages
     assert not any(stage == "publish" for stage, _ in stages)
-    assert published == [(AS_OF,)]
+    assert published == [(before["run_id"].iloc[0],)]  # still the first run's publish
