@@ -161,7 +161,8 @@ def bench_size(lines: int, args: argparse.Namespace) -> dict[str, Any]:
     root = Path(args.workdir or WORK)
     data: BenchData = prepare(lines, args.seed, root, args.nights)
     workdir = root / f"nightly-{lines}"
-    shutil.rmtree(workdir, ignore_errors=True)
+    if not args.scale_out_only:
+        shutil.rmtree(workdir, ignore_errors=True)
     home = workdir / "home"
     env = environment(home, workdir)
     log = workdir / "commands.log"
@@ -178,39 +179,48 @@ def bench_size(lines: int, args: argparse.Namespace) -> dict[str, Any]:
     with memory_cap(limit) as cap:
         out["memory_cap"] = cap.describe
         try:
-            if not args.skip_baselines:
-                steps.append(baseline("floor_parquet", data.transaction_files, env, cap))
-                steps.append(baseline("pandas_parquet", data.transaction_files, env, cap))
-            cold = [
-                ("ingest customers", ["ingest", "demo_customers", data.customers_csv]),
-                ("ingest events", ["ingest", "demo_events", data.history_events]),
-                ("ingest transactions", ["ingest", "demo_transactions", data.history_transactions]),
-                ("first run (trains)", ["run", "--as-of", data.history_as_of, "--retrain", "always"]),
-            ]  # fmt: skip
-            for label, cmd in cold:
-                steps.append({**command(label, cmd, env, cap, log), "phase": "cold"})
-            for number, night in enumerate(data.nights, start=1):
-                phase = f"night {number}"
-                files = [("demo_transactions", t) for t in night.transactions]
-                for source, path in [*files, ("demo_events", night.events)]:
-                    rows = night_lines(path)
-                    if not rows:  # a tiny history can have a night without events
-                        continue
-                    label = f"{phase}: ingest {Path(path).name}"
-                    step = command(label, ["ingest", source, path], env, cap, log)
-                    steps.append({**step, "phase": phase, "rows": rows})
-                run_cmd = ["run", "--as-of", night.as_of, "--retrain", "never"]
-                steps.append({**command(f"{phase}: run", run_cmd, env, cap, log), "phase": phase})
-            # the baseline of a night's features: the same layer recomputed from all of staging
-            rebuild = ["rebuild", "--as-of", data.nights[-1].as_of]
-            steps.append({**command("full rebuild", rebuild, env, cap, log), "phase": "rebuild"})
-            if args.workers:
+            if args.scale_out_only:  # the kept home of an earlier --keep run: reruns only
+                if not home.is_dir():
+                    raise RuntimeError(f"--scale-out-only needs the kept home {home}")
                 steps += scale_out(data.nights[-1].as_of, args, env, cap, log)
+            else:
+                if not args.skip_baselines:
+                    steps.append(baseline("floor_parquet", data.transaction_files, env, cap))
+                    steps.append(baseline("pandas_parquet", data.transaction_files, env, cap))
+                cold = [
+                    ("ingest customers", ["ingest", "demo_customers", data.customers_csv]),
+                    ("ingest events", ["ingest", "demo_events", data.history_events]),
+                    ("ingest transactions", ["ingest", "demo_transactions", data.history_transactions]),
+                    ("first run (trains)", ["run", "--as-of", data.history_as_of, "--retrain", "always"]),
+                ]  # fmt: skip
+                for label, cmd in cold:
+                    steps.append({**command(label, cmd, env, cap, log), "phase": "cold"})
+                for number, night in enumerate(data.nights, start=1):
+                    phase = f"night {number}"
+                    files = [("demo_transactions", t) for t in night.transactions]
+                    for source, path in [*files, ("demo_events", night.events)]:
+                        rows = night_lines(path)
+                        if not rows:  # a tiny history can have a night without events
+                            continue
+                        label = f"{phase}: ingest {Path(path).name}"
+                        step = command(label, ["ingest", source, path], env, cap, log)
+                        steps.append({**step, "phase": phase, "rows": rows})
+                    run_cmd = ["run", "--as-of", night.as_of, "--retrain", "never"]
+                    steps.append(
+                        {**command(f"{phase}: run", run_cmd, env, cap, log), "phase": phase}
+                    )
+                # the baseline of a night's features: the same layer recomputed from all of staging
+                rebuild = ["rebuild", "--as-of", data.nights[-1].as_of]
+                steps.append(
+                    {**command("full rebuild", rebuild, env, cap, log), "phase": "rebuild"}
+                )
+                if args.workers:
+                    steps += scale_out(data.nights[-1].as_of, args, env, cap, log)
         except RuntimeError as exc:
             out["failed"] = f"{exc} (log: {log})"
     out["history_lines"] = data.history_lines
     out["load_after"] = machine_load()
-    if not args.keep and "failed" not in out:
+    if not (args.keep or args.scale_out_only) and "failed" not in out:
         shutil.rmtree(home, ignore_errors=True)
     return out
 
@@ -236,6 +246,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "worker count (e.g. --workers 1 2), beside a one-process rerun",
     )
     parser.add_argument("--partitions", type=int, default=8, help="buckets for --workers")
+    parser.add_argument(
+        "--scale-out-only",
+        action="store_true",
+        help="only the scale-out reruns, on the home an earlier --keep run left in --workdir",
+    )
     parser.add_argument(
         "--rounds", type=int, default=1, help="bucketed reruns per worker count (2: the "
         "second resumes from the buckets' incremental state)"
