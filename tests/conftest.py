@@ -29,8 +29,30 @@ def prefect_harness() -> Iterator[None]:
     """One temporary Prefect server + database for every flow test (starting one takes ~20 s)."""
     from prefect.testing.utilities import prefect_test_harness
 
+    _rebind_closed_log_streams()
     with prefect_test_harness(server_startup_timeout=120):
         yield
+        _rebind_closed_log_streams()  # the harness logs as it stops the server
+
+
+def _rebind_closed_log_streams() -> None:
+    """Point log handlers whose stream was closed (a finished test's capsys) at stderr.
+
+    Prefect binds its console handler to sys.stderr once; a CLI test under capsys can be the
+    first to set it up, and the harness's "Stopping temporary server" line would then hit a
+    closed stream (the module's tests failed run alone, not in the whole suite).
+    """
+    import logging
+    import sys
+
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", []):
+            stream = getattr(handler, "stream", None)
+            if isinstance(handler, logging.StreamHandler) and getattr(stream, "closed", False):
+                handler.stream = sys.stderr  # not setStream: it flushes the closed one
+                if hasattr(handler, "console"):  # PrefectConsoleHandler prints through rich
+                    handler.console.file = sys.stderr
 
 
 @pytest.fixture
