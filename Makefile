@@ -8,6 +8,7 @@ DEMO_END_DATE ?= 2025-12-31
 DEMO_AS_OF ?= 2026-01-01
 DEMO_CUSTOMERS ?= 2000
 LINES ?= 1000000 10000000
+BENCH_API_PORT ?= 4210
 export SEGMENTS_HOME
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
@@ -48,7 +49,7 @@ format: $(STAMP) ## Apply ruff fixes and formatting
 	$(BIN)/ruff format .
 
 bench: $(STAMP) ## Nightly cost vs floor and pandas at LINES (1M and 10M; 100M: 4 GB cap), bench/results/
-	$(BIN)/python -m bench.nightly --lines $(LINES)
+	$(BIN)/python -m bench.nightly --lines $(LINES) --nights 3 --api-port $(BENCH_API_PORT)
 
 bench-dask: $(STAMP) ## bench + the last night rerun on 8 customer buckets with 1 and 2 Dask workers
 	$(BIN)/python -m bench.nightly --lines $(LINES) --workers 1 2 --partitions 8

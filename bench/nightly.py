@@ -14,8 +14,16 @@ as its own process, in one fresh SEGMENTS_HOME:
   would cost without the incremental layer; it also says whether the nights kept them exact);
 - with `--workers 1 2`: the last night's run again in one process, then with
   SEGMENTS_PARTITIONS=--partitions buckets on a LocalCluster of each worker count.
-Seconds are the work each command recorded in ops.runs (`wall` adds Python start-up and, for
-`segments run`, Prefect's temporary server); CPU and peak RSS are the process tree's.
+With `--api-port P` (what `make bench` does) a `prefect server` is started once on
+127.0.0.1:P and every command but the last night's run talks to it (PREFECT_API_URL), the way
+production nights run against a long-lived server; the last night runs as `segments run`
+does on a laptop, with Prefect's temporary server, so the table shows both (use --nights 3:
+two nights against the server, then one with the temporary server).
+`--code DIR` runs the commands of another checkout (e.g. main) with this bench: a baseline
+measured in the same session.
+Seconds are the work each command recorded in ops.runs (`wall` adds Python start-up, imports
+and, for `segments run` without a server, Prefect's temporary server); CPU and peak RSS are
+the process tree's.
 Writes bench/results/nightly_<lines>.md/.json and the cross-size summary nightly.md.
 """
 
@@ -27,12 +35,14 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from bench.memcap import Cap, memory_cap, run
 from bench.nightly_data import BenchData, night_lines, prepare
 from bench.nightly_report import render_size, render_summary
+from bench.prefect_server import prefect_server
 
 PROJECT = Path(__file__).resolve().parents[1]
 WORK = PROJECT / "bench" / "work"
@@ -42,9 +52,13 @@ CAP_FROM_LINES = 100_000_000  # the issue's 100M check runs under a 4 GB cap
 THREADS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def environment(home: Path, workdir: Path) -> dict[str, str]:
+def environment(home: Path, workdir: Path, code: Path = PROJECT) -> dict[str, str]:
+    """The commands' environment; `code` is the checkout whose segments they run."""
+    inherited = {
+        k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_UI_API_URL")
+    }  # no server unless the bench starts one (--api-port)
     return {
-        **os.environ,
+        **inherited,
         **THREADS,
         "SEGMENTS_HOME": str(home),
         "SEGMENTS_PII_KEY": os.environ.get("SEGMENTS_PII_KEY", "bench-key-not-secret-0123456789"),
@@ -53,7 +67,7 @@ def environment(home: Path, workdir: Path) -> dict[str, str]:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
         "GX_ANALYTICS_ENABLED": "false",
-        "PYTHONPATH": str(PROJECT),
+        "PYTHONPATH": str(code),
     }
 
 
@@ -164,7 +178,7 @@ def bench_size(lines: int, args: argparse.Namespace) -> dict[str, Any]:
     if not args.scale_out_only:
         shutil.rmtree(workdir, ignore_errors=True)
     home = workdir / "home"
-    env = environment(home, workdir)
+    local_env = environment(home, workdir, args.code)
     log = workdir / "commands.log"
     limit = args.memory_cap if args.memory_cap is not None else (
         "4G" if lines >= CAP_FROM_LINES else None
@@ -176,9 +190,18 @@ def bench_size(lines: int, args: argparse.Namespace) -> dict[str, Any]:
     }
     steps: list[dict[str, Any]] = []
     out["steps"] = steps
-    with memory_cap(limit) as cap:
+    with memory_cap(limit) as cap, ExitStack() as stack:
         out["memory_cap"] = cap.describe
+        out["code"] = str(args.code)
         try:
+            env = local_env
+            if args.api_port:
+                server = stack.enter_context(
+                    prefect_server(args.api_port, local_env, workdir / "prefect-server.log")
+                )
+                out["prefect_server"] = server
+                env = {**local_env, "PREFECT_API_URL": server["url"]}
+                env["PREFECT_UI_API_URL"] = server["url"]
             if args.scale_out_only:  # the kept home of an earlier --keep run: reruns only
                 if not home.is_dir():
                     raise RuntimeError(f"--scale-out-only needs the kept home {home}")
@@ -206,9 +229,14 @@ def bench_size(lines: int, args: argparse.Namespace) -> dict[str, Any]:
                         step = command(label, ["ingest", source, path], env, cap, log)
                         steps.append({**step, "phase": phase, "rows": rows})
                     run_cmd = ["run", "--as-of", night.as_of, "--retrain", "never"]
-                    steps.append(
-                        {**command(f"{phase}: run", run_cmd, env, cap, log), "phase": phase}
-                    )
+                    temporary = args.api_port and number == len(data.nights)
+                    label = f"{phase}: run" + (" (temporary server)" if temporary else "")
+                    if temporary:  # stop the server first: the temporary one reuses its database
+                        stack.close()
+                    night_env = local_env if temporary else env
+                    step = command(label, run_cmd, night_env, cap, log)
+                    steps.append({**step, "phase": phase, "prefect": "temporary" if (
+                        temporary or not args.api_port) else "server"})  # fmt: skip
                 # the baseline of a night's features: the same layer recomputed from all of staging
                 rebuild = ["rebuild", "--as-of", data.nights[-1].as_of]
                 steps.append(
@@ -255,6 +283,18 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--rounds", type=int, default=1, help="bucketed reruns per worker count (2: the "
         "second resumes from the buckets' incremental state)"
     )  # fmt: skip
+    parser.add_argument(
+        "--api-port",
+        type=int,
+        help="start a long-lived `prefect server` on 127.0.0.1:PORT for the commands (the "
+        "last night's run still uses the temporary server, for comparison)",
+    )
+    parser.add_argument(
+        "--code",
+        type=Path,
+        default=PROJECT,
+        help="checkout whose segments the commands run (a same-session baseline, e.g. main)",
+    )
     args = parser.parse_args(argv)
     if args.nights < 2:
         parser.error("--nights must be at least 2 (night 2 re-lands night 1's corrected file)")

@@ -191,6 +191,12 @@ class Settings(BaseSettings):
         description="Where the bucket Parquet lives, a path or an fsspec-style URL (file://, "
         "s3://...); none: SEGMENTS_HOME/lake/buckets. Workers read and write only here.",
     )
+    data_docs: Literal["on_failure", "always"] = Field(
+        default="on_failure",
+        description="When a validation stage builds Great Expectations Data Docs: on_failure "
+        "(a stage with a failed expectation, critical or warning) or always (every stage; "
+        "about a second a stage). Results are in ops.dq_results either way.",
+    )
     report_retention_runs: int = Field(
         default=30,
         ge=1,

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from prefect import task
 
-from segments.core.warehouse import prepare_warehouse
-from segments.publish import recover_published
+from segments.publish import prepare_and_recover
 from segments.settings import Settings
 from tasks.retry import transient_only
-
-
-def prepare_and_recover(settings: Settings) -> None:
-    """Every run's preamble: schema and migrations, then finish or undo a killed publish."""
-    prepare_warehouse(settings)
-    recover_published(settings)
 
 
 @task(

@@ -77,9 +77,9 @@ def _date(value: str | None, option: str) -> date | None:
 def _command_run(command: str, **params: Any) -> Iterator[tuple[Any, dict[str, Any]]]:
     """A command that writes: the warehouse lock and an ops.runs row, as a flow run has."""
     from segments.core.runs import open_run
+    from segments.publish import prepare_and_recover
     from segments.report import write_status_snapshot
     from segments.settings import Settings
-    from tasks.warehouse import prepare_and_recover
 
     run_id = f"cli-{datetime.now():%Y%m%d%H%M%S}-{os.getpid()}"
     with open_run(

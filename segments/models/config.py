@@ -23,6 +23,7 @@ RecipeName = Literal[
     "kmeans_rank_rfm_value",
     "kmeans_clog_rfm",
     "kmeans_clog_rfm_value",
+    "kmeans_predicted_value_retention",
 ]
 RECIPES: tuple[str, ...] = get_args(RecipeName)
 # distill is left out by default: it fits a gradient-boosting model per refit (the costliest

@@ -10,6 +10,9 @@ today (to be deployed). Families:
   snapshot (the outcome of the horizon after its cutoff is known).
 - `distill`: gradient boosting of the same outcome, then a k-leaf tree fitted to the boosted
   predictions of the customers being segmented.
+- `predicted`: K-means on two scores learnt on a matured snapshot, predicted log1p future
+  value and P(buys again) (predictive.OutcomeScorer), each standardised over the customers
+  being segmented: segments of what customers are expected to do next.
 """
 
 from __future__ import annotations
@@ -20,12 +23,15 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
 from segments.models.algorithms import candidate_grid, fit_candidate
 from segments.models.config import TrainConfig
 from segments.models.model import SegmentModel
 from segments.models.predictive import (
     LeafAssigner,
+    OutcomeScorer,
     fit_booster,
     fit_value_tree,
     leaf_rules,
@@ -34,7 +40,7 @@ from segments.models.preprocess import build_preprocessor
 from segments.models.spaces import RFM_COLUMNS, VALUE_COLUMNS, SpaceTransformer
 from segments.models.train import fit_order, package_model
 
-Family = Literal["tree", "distill", "cluster"]
+Family = Literal["tree", "distill", "cluster", "predicted"]
 FEATURE_SET_SPACE = "feature set"
 
 
@@ -63,6 +69,8 @@ class Recipe:
     @property
     def name(self) -> str:
         """e.g. kmeans[rank value], tree[rfm], kmeans[feature set]."""
+        if self.family == "predicted":
+            return f"{self.algorithm}[predicted {self.target} from {self.space}]"
         shown = {"log": "log ", "rank": "rank ", "clog": "clipped log "}.get(self.transform, "")
         target = "" if self.target == "value" else f"; {self.target}"
         return f"{self.algorithm}[{shown}{self.space}{target}]"
@@ -129,6 +137,13 @@ def recipe_grid(
             "clog",
         ),
         "kmeans_clog_rfm": ("cluster", "kmeans", "rfm", RFM_COLUMNS, "clog"),
+        "kmeans_predicted_value_retention": (
+            "predicted",
+            "kmeans",
+            "features+value",
+            tree_cols,
+            "clog",
+        ),
         "kmeans_rank_rfm_value": (
             "cluster",
             "kmeans",
@@ -139,7 +154,7 @@ def recipe_grid(
     }
     for name in dict.fromkeys(config.recipes):
         family, algo, space, cols, transform = named[name]
-        target = "value+retention" if name.endswith("_value_retention") else "value"
+        target = "value+retention" if name.endswith("value_retention") else "value"
         out += [Recipe(family, algo, space, tuple(cols), transform, k, target=target) for k in ks]
     return out
 
@@ -232,6 +247,56 @@ def _tree_target(recipe: Recipe, train: Snapshot, rows: np.ndarray) -> np.ndarra
     return np.column_stack([scale(y), scale(again)])
 
 
+def _cluster(
+    recipe: Recipe,
+    X: np.ndarray,
+    pre: Any,
+    config: TrainConfig,
+    seed: int,
+    checksum: str,
+    meta: dict[str, Any],
+) -> SegmentModel:
+    """The recipe's clustering algorithm with k = recipe.k on rows already in its space."""
+    single = config.model_copy(
+        update={
+            "algorithms": [recipe.algorithm],
+            "k_min": recipe.k or config.k_min,
+            "k_max": recipe.k or config.k_max,
+        }
+    )
+    spec = candidate_grid(single, X)[0]
+    fit = fit_candidate(spec, X, seed)
+    model, _ = package_model(
+        X, fit, spec, list(recipe.columns), pre, checksum=checksum, seed=seed, metadata=meta
+    )
+    model.metadata.pop("checksum", None)
+    return model
+
+
+def _predicted_space(
+    recipe: Recipe, frame: pd.DataFrame, train: Snapshot, config: TrainConfig, seed: int
+) -> tuple[Pipeline, np.ndarray]:
+    """The scores space of a `predicted` recipe: OutcomeScorer learnt on the matured
+    snapshot (once per snapshot and columns), then each score standardised over the
+    customers being segmented, so value and retention weigh the same in the distances."""
+    cols = list(recipe.columns)
+    if train.retained is None:
+        raise ValueError(f"{recipe.label} learns buying again: the snapshot has no retention")
+    key = ("outcome_scorer", tuple(cols), seed, len(train.frame))
+    if key not in train.cache:
+        rows = learn_rows(train.frame, cols, config.fit_sample, seed)
+        train.cache[key] = OutcomeScorer().fit(
+            _matrix(train.frame.iloc[rows], cols),
+            np.asarray(train.y, dtype=float)[rows],
+            np.asarray(train.retained, dtype=float)[rows],
+        )
+    scorer = train.cache[key]
+    rows = learn_rows(frame, cols, config.fit_sample, seed)
+    scores = scorer.transform(_matrix(frame.iloc[rows], cols))
+    scale = StandardScaler().fit(scores)
+    return Pipeline([("outcomes", scorer), ("scale", scale)]), scale.transform(scores)
+
+
 def fit_recipe(
     recipe: Recipe,
     frame: pd.DataFrame,
@@ -267,22 +332,12 @@ def fit_recipe(
         else:
             pre = SpaceTransformer(recipe.transform).fit(_matrix(data, cols))  # type: ignore[arg-type]
             X = pre.transform(_matrix(data, cols))
-        single = config.model_copy(
-            update={
-                "algorithms": [recipe.algorithm],
-                "k_min": recipe.k or config.k_min,
-                "k_max": recipe.k or config.k_max,
-            }
-        )
-        spec = candidate_grid(single, X)[0]
-        fit = fit_candidate(spec, X, seed)
-        model, _ = package_model(
-            X, fit, spec, cols, pre, checksum=checksum, seed=seed, metadata=meta
-        )
-        model.metadata.pop("checksum", None)
-        return model
+        return _cluster(recipe, X, pre, config, seed, checksum, meta)
     if train is None or train.y is None:
         raise ValueError(f"{recipe.label} learns from an outcome: pass a matured snapshot")
+    if recipe.family == "predicted":
+        pre, X = _predicted_space(recipe, frame, train, config, seed)
+        return _cluster(recipe, X, pre, config, seed, checksum, meta)
     if recipe.family == "tree":
         rows = learn_rows(train.frame, cols, config.fit_sample, seed)
         data = _matrix(train.frame.iloc[rows], cols)

@@ -15,6 +15,7 @@ _EXPORTS = {
     "tmp_name": "pending",
     "check_publishable": "marts",
     "recover_published": "recover",
+    "prepare_and_recover": "recover",
     "RecentPlan": "recent",
     "plan_recent": "recent",
     "build_recent_candidate": "recent",

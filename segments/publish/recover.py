@@ -107,3 +107,15 @@ def recover_published(settings: Settings) -> dict[str, Any]:
 
     with connect(settings) as con:
         return reconcile(con, settings)
+
+
+def prepare_and_recover(settings: Settings) -> None:
+    """Every run's preamble: schema and migrations, then finish or undo a killed publish.
+
+    A plain function here, not in tasks/, so the commands that run no flow (`segments ingest`,
+    `forget`, `rebuild` ...) do not import Prefect for it (seconds of each command's start).
+    """
+    from segments.core.warehouse import prepare_warehouse
+
+    prepare_warehouse(settings)
+    recover_published(settings)

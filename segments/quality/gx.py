@@ -103,11 +103,15 @@ def preload_gx() -> None:
     del great_expectations, custom  # imported for their side effect: loaded modules
 
 
-def gx_context(docs_dir: Path | None) -> EphemeralDataContext:
+DATA_DOCS_POLICIES = ("on_failure", "always")  # SEGMENTS_DATA_DOCS
+
+
+def gx_context(docs_dir: Path | None, *, keep_results: bool = True) -> EphemeralDataContext:
     """A context that writes nothing but Data Docs (and their result store) under docs_dir.
 
-    Results go to a filesystem store in docs_dir/_gx_store so the suites of every stage of a
-    run (one context per stage) appear in one shared index page.
+    With `keep_results`, results go to a filesystem store in docs_dir/_gx_store so the suites
+    of every stage of a run (one context per stage) appear in one shared index page; without
+    it they stay in memory and docs_dir is only written if Data Docs are built.
     """
     os.environ["GX_ANALYTICS_ENABLED"] = "false"  # before GX reads its config
     import great_expectations as gx
@@ -128,10 +132,11 @@ def gx_context(docs_dir: Path | None) -> EphemeralDataContext:
     )
     if docs_dir is not None:
         store = docs_dir / "_gx_store"
-        for name, sub in (
+        kept = (
             (defaults.expectations_store_name, "expectations"),
             (defaults.validation_results_store_name, "validations"),
-        ):
+        )
+        for name, sub in kept if keep_results else ():
             config.stores[name]["store_backend"] = {
                 "class_name": "TupleFilesystemStoreBackend",
                 "base_directory": str(store / sub),
@@ -159,7 +164,16 @@ def gx_context(docs_dir: Path | None) -> EphemeralDataContext:
                 },
             }
         }
-    return gx.get_context(project_config=config, mode="ephemeral")
+    context = gx.get_context(project_config=config, mode="ephemeral")
+    # An ephemeral context "saves" its whole config as YAML into an in-memory store that
+    # nothing reads back, at every datasource, asset and suite added (~20 dumps a run, a
+    # fraction of a second each stage): its config lives in the context object itself.
+    context._save_project_config = _no_save
+    return context
+
+
+def _no_save() -> None:
+    """Nothing to save: an ephemeral context's config is the object itself (see gx_context)."""
 
 
 @dataclass
@@ -250,12 +264,16 @@ def run_suites_gx(
     run_id: str,
     docs_dir: Path | None,
     db_path: Path | None,
+    data_docs: str = "always",
 ) -> tuple[list[tuple[ExpectationSuiteValidationResult, float]], Path | None]:
     """Validate suites where the data lives, in one GX context; Data Docs built once at the end.
 
-    Returns each suite's result with its seconds, and the Data Docs index. Each suite gets its
-    own datasource, so its SQL sees its own variables (two suites may tune one name apart).
+    Returns each suite's result with its seconds, and the Data Docs index (None: not built).
+    Each suite gets its own datasource, so its SQL sees its own variables (two suites may tune
+    one name apart). `data_docs` "on_failure" builds them only if an expectation failed.
     """
+    if data_docs not in DATA_DOCS_POLICIES:
+        raise ValueError(f"data_docs must be one of {DATA_DOCS_POLICIES}, got {data_docs!r}")
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
         ExpectationSuiteIdentifier,
@@ -263,7 +281,7 @@ def run_suites_gx(
     )
     from sqlalchemy.pool import StaticPool
 
-    context = gx_context(docs_dir)
+    context = gx_context(docs_dir, keep_results=data_docs == "always")
     url = f"duckdb:///{db_path}" if db_path else "duckdb:///:memory:"  # dialect only
     gx_run_id = RunIdentifier(run_name=run_id, run_time=datetime.now(UTC))
     results, built = [], []
@@ -320,7 +338,10 @@ def run_suites_gx(
             else:  # one result per suite for ops.dq_results (rows map back by number)
                 merged.results = [*merged.results, *result.results]
         results.append((merged, time.perf_counter() - started))
-    if docs_dir is None:
+    failed = any(  # per expectation: a suite's two parts are merged into one result
+        not outcome.success for result, _ in results if result for outcome in result.results
+    )
+    if docs_dir is None or (data_docs == "on_failure" and not failed):
         return results, None
     context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=built)
     return results, docs_dir / "index.html"

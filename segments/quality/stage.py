@@ -83,6 +83,7 @@ def run_stage_suites(
         docs_dir=docs_dir(settings, run_id),
         db_path=settings.warehouse_path,
         keep=keep,
+        data_docs=settings.data_docs,
     )
     make_offline(con, docs_dir(settings, run_id), run_id)  # no CDN; an index that lists all
     return outcomes

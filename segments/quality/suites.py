@@ -138,12 +138,14 @@ def validate_suites(
     docs_dir: Path | None = None,
     db_path: Path | None = None,
     keep: Callable[[dict[str, Any]], bool] | None = None,
+    data_docs: str = "always",
 ) -> list[SuiteOutcome]:
     """Validate the relations the suites name, record every result, build Data Docs; never gates.
 
     Validation runs inside DuckDB (GX SQL datasource on a cursor of `con`), so nothing is
     copied out of the warehouse. The suites of a stage share one GX context and one Data Docs
-    build, which are most of GX's fixed cost. `db_path` only labels the datasource in Data Docs.
+    build, which are most of GX's fixed cost. `db_path` only labels the datasource in Data Docs;
+    `data_docs` "on_failure" builds them only when an expectation failed (SEGMENTS_DATA_DOCS).
     `keep` narrows each suite to the expectations it accepts (the part of a suite that runs on
     each customer bucket, or the rest: segments/scale/checks.py); a suite left with none is
     not run and returns no rows.
@@ -164,6 +166,7 @@ def validate_suites(
             run_id=run_id,
             docs_dir=Path(docs_dir) if docs_dir is not None else None,
             db_path=db_path,
+            data_docs=data_docs,
         )
         if runs
         else ([], None)

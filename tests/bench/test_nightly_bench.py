@@ -73,3 +73,33 @@ def test_the_table_runs_end_to_end_under_a_cap(tmp_path: Path) -> None:
             "where flow_name = 'rebuild' and stage = 'rebuild' and status = 'completed'"
         ).fetchone()
     assert json.loads(changed) == []  # the nights kept every aggregate exactly as a rebuild
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_nights_run_against_a_long_lived_server_and_the_last_without(tmp_path: Path) -> None:
+    """--api-port: one `prefect server` for the cold start and the nights, the last night with
+    Prefect's temporary server; the table shows both walls."""
+    results = tmp_path / "results"
+    main(
+        ["--lines", str(LINES), "--nights", "3", "--skip-baselines", "--api-port",
+         str(_free_port()), "--workdir", str(tmp_path / "work"), "--results-dir", str(results)]
+    )  # fmt: skip
+    payload = json.loads((results / f"nightly_{LINES}.json").read_text())
+    assert "failed" not in payload, payload.get("failed")
+    assert payload["prefect_server"]["url"].startswith("http://127.0.0.1:")
+    runs = {s["step"]: s["prefect"] for s in payload["steps"] if "prefect" in s}
+    assert runs == {
+        "night 1: run": "server",
+        "night 2: run": "server",
+        "night 3: run (temporary server)": "temporary",
+    }
+    table = (results / f"nightly_{LINES}.md").read_text()
+    assert "night 1 increment wall, long-lived server" in table
+    assert "night 3 increment wall, temporary server" in table

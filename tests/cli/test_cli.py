@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -105,3 +106,30 @@ def test_score_recent_before_the_first_run_says_to_run_it_first(segments_home):
     with warehouse_lock(segments_home, "nightly_segmentation run holder-2"):
         busy = _segments("score-recent", env=env)
     assert busy.returncode == 75 and "holder-2" in busy.stderr + busy.stdout
+
+
+def test_ingest_does_not_import_prefect(tmp_path: Path) -> None:
+    """`segments ingest` runs no flow: importing Prefect (seconds) would only slow every
+    load's start-up. In a fresh interpreter, as the command runs."""
+    landing = tmp_path / "tx.csv"
+    landing.write_text(
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        "536365,85123A,MUG,6,2010-12-01 08:26:00,2.55,17850,United Kingdom\n"
+    )
+    probe = (
+        "import sys\n"
+        "from segments.cli.app import main\n"
+        "sys.argv = ['segments', 'ingest', 'online_retail', sys.argv[1]]\n"
+        "try:\n    main()\nexcept SystemExit as done:\n    code = done.code\n"
+        "print('exit', code, 'prefect' in sys.modules)\n"
+    )
+    env = {**os.environ, "SEGMENTS_HOME": str(tmp_path / "home")}
+    env.pop("PREFECT_API_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(landing)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.stdout.strip().splitlines()[-1] == "exit 0 False", done.stderr[-2000:]

@@ -22,6 +22,7 @@ FORMAT_BY_TYPE = {
     "pii_key",
     "api_key",  # a secret: any non-empty text the CRM sends back
     "file_access",  # a choice (owner | group)
+    "data_docs",  # a choice (on_failure | always)
     "home",
     "project_dir",
     "date_floor",
@@ -68,6 +69,7 @@ BAD = [
     ("SEGMENTS_PARTITIONS", "0", "greater than or equal to 1"),
     ("SEGMENTS_DASK_ADDRESS", "localhost:8786", "should match pattern"),
     ("SEGMENTS_BUCKET_LAKE", "relative/lake", "should match pattern"),
+    ("SEGMENTS_DATA_DOCS", "sometimes", "'on_failure' or 'always'"),
 ]
 
 

@@ -48,7 +48,10 @@ def read_artifact(key: str):
     return found
 
 
-def test_validate_publishes_artifacts_and_passes(prefect_harness, segments_home: Path):
+def test_validate_publishes_artifacts_and_passes(
+    prefect_harness, segments_home: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("SEGMENTS_DATA_DOCS", "always")
     settings = Settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     build_customers(settings, age=40)
@@ -68,6 +71,21 @@ def test_validate_publishes_artifacts_and_passes(prefect_harness, segments_home:
         assert not re.search(r"<(link|script)[^>]+(href|src)=\"https?://", html), page
 
 
+def test_a_clean_stage_builds_no_data_docs_by_default(prefect_harness, segments_home: Path):
+    """SEGMENTS_DATA_DOCS=on_failure (the default): results in ops.dq_results, no pages."""
+    settings = Settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    build_customers(settings, age=40)
+    (outcome,) = validate_customers("run-quiet")
+    assert outcome.success and outcome.docs_path is None
+    assert not (settings.reports_dir / "run-quiet").exists()
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        stored = con.execute(
+            "select count(*) from ops.dq_results where run_id = 'run-quiet'"
+        ).fetchone()[0]
+    assert stored == len(outcome.results) > 0
+
+
 def test_a_critical_failure_fails_the_flow_and_the_stage(prefect_harness, segments_home: Path):
     settings = Settings()
     settings.home.mkdir(parents=True, exist_ok=True)
@@ -84,3 +102,7 @@ def test_a_critical_failure_fails_the_flow_and_the_stage(prefect_harness, segmen
         ).fetchone()[0]
     assert status == "failed" and "stg_customers" in message
     assert stored == 1
+    # on failure Data Docs are built (default on_failure), the failed suite's page included
+    docs = settings.reports_dir / "run-bad" / "data_docs"
+    assert "age_years" in (docs / "index.html").read_text()
+    assert list((docs / "validations" / "stg_customers").rglob("*.html"))

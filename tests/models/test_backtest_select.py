@@ -67,8 +67,9 @@ def test_the_choice_is_the_most_retentive_of_the_band_of_the_best() -> None:
     recipes |= {"tree[rfm; value+retention]", "tree[features+value; value+retention]"}
     recipes |= {"kmeans[log rfm]", "kmeans[rank value]", "kmeans[rank rfm+value]"}
     recipes |= {"kmeans[clipped log rfm]", "kmeans[clipped log rfm+value]"}
+    recipes |= {"kmeans[predicted value+retention from features+value]"}
     assert recipes == set(t["recipe"])
-    assert len(t) == 10 * 3 and t["chosen"].sum() == 1
+    assert len(t) == 11 * 3 and t["chosen"].sum() == 1
     chosen = t[t["chosen"]].iloc[0]
     passing = t[t["passed_gates"]]
     best = passing.sort_values(["objective", "k"], ascending=[False, True]).iloc[0]

@@ -266,6 +266,7 @@ def validate(
     params: dict | None = None,
     docs_dir: Path | None = None,
     run_id: str = RUN_ID,
+    data_docs: str = "always",
 ) -> SuiteOutcome:
     with duckdb.connect(str(path)) as con:
         return validate_suite(
@@ -277,6 +278,7 @@ def validate(
             params=params or PARAMS,
             docs_dir=docs_dir,
             db_path=path,
+            data_docs=data_docs,
         )
 
 
@@ -477,6 +479,24 @@ def test_validation_writes_nothing_outside_docs_dir(good_db, tmp_path, monkeypat
     assert (tmp_path / "docs" / "index.html").exists()
 
 
+def test_data_docs_on_failure_are_built_only_when_an_expectation_failed(
+    good_db, mixed_db, tmp_path
+):
+    """SEGMENTS_DATA_DOCS=on_failure: a clean suite writes nothing; a warning or a critical
+    failure builds its pages from the results kept in memory."""
+    path = tmp_path / "good.duckdb"
+    shutil.copy(good_db, path)
+    clean = validate(path, "stg_customers", docs_dir=tmp_path / "clean", data_docs="on_failure")
+    assert clean.success and clean.docs_path is None and not (tmp_path / "clean").exists()
+    path = tmp_path / "mixed.duckdb"
+    shutil.copy(mixed_db, path)
+    bad = validate(path, "stg_customers", docs_dir=tmp_path / "bad", data_docs="on_failure")
+    assert not bad.success and bad.docs_path == tmp_path / "bad" / "index.html"
+    pages = list((tmp_path / "bad" / "validations" / "stg_customers").rglob("*.html"))
+    assert pages and "age_years" in pages[0].read_text()
+    assert not (tmp_path / "bad" / "_gx_store" / "validations").exists()  # kept in memory
+
+
 @pytest.mark.parametrize(
     ("edit", "complaint"),
     [
@@ -641,3 +661,57 @@ def test_incremental_suite_checks_each_load_once_and_the_relation_every_time(goo
     stale = validate(path, "stg_transactions", run_id="run-5")
     failed = stale.results[~stale.results["success"]]
     assert list(failed["expectation_type"]) == ["expect_column_max_to_be_between"]
+
+
+def test_staging_stage_checks_only_new_loads_and_records_which_passed(good_db, tmp_path):
+    """The nightly's validate_staging stage, twice: the second run's row rules see only the new
+    events load (element counts in ops.dq_results), its bad row fails the gate, the loads
+    passed before are not checked again, and only the failing run builds Data Docs."""
+    from segments.quality.stage import run_stage_suites
+    from segments.settings import Settings
+
+    settings = Settings(home=tmp_path / "home")
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(good_db, path)
+    params = {**PARAMS, "feature_set": "retail"}
+    with duckdb.connect(str(path)) as con:
+        first = run_stage_suites(con, settings, "validate_staging", run_id="run-a", params=params)
+        assert all(outcome.success for outcome in first)
+        passed = con.execute(
+            "select suite, list(load_id order by load_id) from ops.validated_loads "
+            "where run_id = 'run-a' group by suite order by suite"
+        ).fetchall()
+        assert passed == [
+            ("stg_events", ["L-e1", "L-e2", "L-e3", "L-e4"]),
+            ("stg_transactions", ["L-t1", "L-t2", "L-t3", "L-t4"]),
+        ]
+        con.execute(
+            "insert into ops.loads (load_id, source, entity, path, rows_staged, status, "
+            "started_at) values ('L-e5', 'web', 'events', 'landing/L-e5', 3, 'loaded', "
+            "timestamp '2023-12-06')"
+        )
+        con.execute(
+            f"insert into {EV} select source, 'L-e5', line_number, customer_id, session_id, "
+            "case when line_number = 1 then 'teleport' else event_type end, event_at, channel "
+            f"from {EV} where load_id = 'L-e4'"
+        )
+        second = run_stage_suites(con, settings, "validate_staging", run_id="run-b", params=params)
+        by_suite = {outcome.suite: outcome for outcome in second}
+        assert by_suite["stg_transactions"].success and by_suite["stg_customers"].success
+        events = by_suite["stg_events"]
+        assert [f["expectation_type"] for f in events.critical_failures] == [
+            "expect_column_values_to_be_in_set"
+        ]
+        counts = dict(
+            con.execute(
+                "select suite, max(element_count) from ops.dq_results where run_id = 'run-b' "
+                "and expectation_type = 'expect_column_values_to_not_be_null' group by suite"
+            ).fetchall()
+        )
+        # row rules: the new load's 3 rows, nothing of the 4 loads passed in run-a
+        assert counts["stg_events"] == 3 and counts["stg_transactions"] == 0
+        assert con.execute(
+            "select count(*) from ops.validated_loads where load_id = 'L-e5'"
+        ).fetchone() == (0,)  # a failed load is not recorded: the next run checks it again
+    assert first[0].docs_path is None and not (settings.reports_dir / "run-a").exists()
+    assert (settings.reports_dir / "run-b" / "data_docs" / "index.html").exists()
