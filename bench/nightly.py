@@ -124,6 +124,10 @@ def baseline(name: str, files: list[str], env: dict[str, str], cap: Cap) -> dict
     return {"step": name, **result, **report, "stdout": None, "stderr": None}
 
 
+# the stages whose per-customer work is mapped over the buckets
+BUCKET_STAGES = ("features", "validate_features", "score", "validate_segments")
+
+
 def bucket_costs(home: Path, run_id: str) -> dict[str, Any]:
     """Per stage of a bucketed run: split / buckets / gather seconds and each bucket's own."""
     import duckdb
@@ -131,8 +135,8 @@ def bucket_costs(home: Path, run_id: str) -> dict[str, Any]:
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         rows = con.execute(
             "select stage, details from ops.runs where run_id = $r "
-            "and stage in ('features', 'score') and status = 'completed'",
-            {"r": run_id},
+            "and list_contains($stages, stage) and status = 'completed'",
+            {"r": run_id, "stages": list(BUCKET_STAGES)},
         ).fetchall()
     costs = {}
     for stage, details in rows:
@@ -153,13 +157,16 @@ def scale_out(as_of: str, args: argparse.Namespace, env: dict, cap: Cap, log: Pa
             "SEGMENTS_PARTITIONS": str(args.partitions),
             "SEGMENTS_DASK_WORKERS": str(workers),
         }
-        label = f"rerun, {args.partitions} buckets on {workers} worker(s)"
-        step = command(label, run_cmd, env_w, cap, log)
-        costs = bucket_costs(Path(env["SEGMENTS_HOME"]), step["run_id"])
-        steps.append(
-            {**step, "phase": "scale-out", "workers": workers, "partitions": args.partitions,
-             "buckets": costs}
-        )  # fmt: skip
+        for round_ in range(1, args.rounds + 1):
+            # round 1 on a fresh bucket lake builds every bucket's state; later rounds resume
+            label = f"rerun, {args.partitions} buckets on {workers} worker(s)"
+            label += f", round {round_}" if args.rounds > 1 else ""
+            step = command(label, run_cmd, env_w, cap, log)
+            costs = bucket_costs(Path(env["SEGMENTS_HOME"]), step["run_id"])
+            steps.append(
+                {**step, "phase": "scale-out", "workers": workers, "partitions": args.partitions,
+                 "round": round_, "buckets": costs}
+            )  # fmt: skip
     return steps
 
 
@@ -168,7 +175,8 @@ def bench_size(lines: int, args: argparse.Namespace) -> dict[str, Any]:
     root = Path(args.workdir or WORK)
     data: BenchData = prepare(lines, args.seed, root, args.nights)
     workdir = root / f"nightly-{lines}"
-    shutil.rmtree(workdir, ignore_errors=True)
+    if not args.scale_out_only:
+        shutil.rmtree(workdir, ignore_errors=True)
     home = workdir / "home"
     local_env = environment(home, workdir, args.code)
     log = workdir / "commands.log"
@@ -194,46 +202,53 @@ def bench_size(lines: int, args: argparse.Namespace) -> dict[str, Any]:
                 out["prefect_server"] = server
                 env = {**local_env, "PREFECT_API_URL": server["url"]}
                 env["PREFECT_UI_API_URL"] = server["url"]
-            if not args.skip_baselines:
-                steps.append(baseline("floor_parquet", data.transaction_files, env, cap))
-                steps.append(baseline("pandas_parquet", data.transaction_files, env, cap))
-            cold = [
-                ("ingest customers", ["ingest", "demo_customers", data.customers_csv]),
-                ("ingest events", ["ingest", "demo_events", data.history_events]),
-                ("ingest transactions", ["ingest", "demo_transactions", data.history_transactions]),
-                ("first run (trains)", ["run", "--as-of", data.history_as_of, "--retrain", "always"]),
-            ]  # fmt: skip
-            for label, cmd in cold:
-                steps.append({**command(label, cmd, env, cap, log), "phase": "cold"})
-            for number, night in enumerate(data.nights, start=1):
-                phase = f"night {number}"
-                files = [("demo_transactions", t) for t in night.transactions]
-                for source, path in [*files, ("demo_events", night.events)]:
-                    rows = night_lines(path)
-                    if not rows:  # a tiny history can have a night without events
-                        continue
-                    label = f"{phase}: ingest {Path(path).name}"
-                    step = command(label, ["ingest", source, path], env, cap, log)
-                    steps.append({**step, "phase": phase, "rows": rows})
-                run_cmd = ["run", "--as-of", night.as_of, "--retrain", "never"]
-                temporary = args.api_port and number == len(data.nights)
-                label = f"{phase}: run" + (" (temporary server)" if temporary else "")
-                if temporary:  # stop the server first: the temporary one reuses its database
-                    stack.close()
-                night_env = local_env if temporary else env
-                step = command(label, run_cmd, night_env, cap, log)
-                steps.append({**step, "phase": phase, "prefect": "temporary" if (
-                    temporary or not args.api_port) else "server"})  # fmt: skip
-            # the baseline of a night's features: the same layer recomputed from all of staging
-            rebuild = ["rebuild", "--as-of", data.nights[-1].as_of]
-            steps.append({**command("full rebuild", rebuild, env, cap, log), "phase": "rebuild"})
-            if args.workers:
+            if args.scale_out_only:  # the kept home of an earlier --keep run: reruns only
+                if not home.is_dir():
+                    raise RuntimeError(f"--scale-out-only needs the kept home {home}")
                 steps += scale_out(data.nights[-1].as_of, args, env, cap, log)
+            else:
+                if not args.skip_baselines:
+                    steps.append(baseline("floor_parquet", data.transaction_files, env, cap))
+                    steps.append(baseline("pandas_parquet", data.transaction_files, env, cap))
+                cold = [
+                    ("ingest customers", ["ingest", "demo_customers", data.customers_csv]),
+                    ("ingest events", ["ingest", "demo_events", data.history_events]),
+                    ("ingest transactions", ["ingest", "demo_transactions", data.history_transactions]),
+                    ("first run (trains)", ["run", "--as-of", data.history_as_of, "--retrain", "always"]),
+                ]  # fmt: skip
+                for label, cmd in cold:
+                    steps.append({**command(label, cmd, env, cap, log), "phase": "cold"})
+                for number, night in enumerate(data.nights, start=1):
+                    phase = f"night {number}"
+                    files = [("demo_transactions", t) for t in night.transactions]
+                    for source, path in [*files, ("demo_events", night.events)]:
+                        rows = night_lines(path)
+                        if not rows:  # a tiny history can have a night without events
+                            continue
+                        label = f"{phase}: ingest {Path(path).name}"
+                        step = command(label, ["ingest", source, path], env, cap, log)
+                        steps.append({**step, "phase": phase, "rows": rows})
+                    run_cmd = ["run", "--as-of", night.as_of, "--retrain", "never"]
+                    temporary = args.api_port and number == len(data.nights)
+                    label = f"{phase}: run" + (" (temporary server)" if temporary else "")
+                    if temporary:  # stop the server first: the temporary one reuses its database
+                        stack.close()
+                    night_env = local_env if temporary else env
+                    step = command(label, run_cmd, night_env, cap, log)
+                    steps.append({**step, "phase": phase, "prefect": "temporary" if (
+                        temporary or not args.api_port) else "server"})  # fmt: skip
+                # the baseline of a night's features: the same layer recomputed from all of staging
+                rebuild = ["rebuild", "--as-of", data.nights[-1].as_of]
+                steps.append(
+                    {**command("full rebuild", rebuild, env, cap, log), "phase": "rebuild"}
+                )
+                if args.workers:
+                    steps += scale_out(data.nights[-1].as_of, args, env, cap, log)
         except RuntimeError as exc:
             out["failed"] = f"{exc} (log: {log})"
     out["history_lines"] = data.history_lines
     out["load_after"] = machine_load()
-    if not args.keep and "failed" not in out:
+    if not (args.keep or args.scale_out_only) and "failed" not in out:
         shutil.rmtree(home, ignore_errors=True)
     return out
 
@@ -259,6 +274,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "worker count (e.g. --workers 1 2), beside a one-process rerun",
     )
     parser.add_argument("--partitions", type=int, default=8, help="buckets for --workers")
+    parser.add_argument(
+        "--scale-out-only",
+        action="store_true",
+        help="only the scale-out reruns, on the home an earlier --keep run left in --workdir",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="bucketed reruns per worker count (2: the "
+        "second resumes from the buckets' incremental state)"
+    )  # fmt: skip
     parser.add_argument(
         "--api-port",
         type=int,

@@ -143,9 +143,16 @@ def _scale_out(result: dict[str, Any]) -> list[str]:
                 f"{_num(cost.get('buckets'))} | {_num(cost.get('gather'))} | "
                 f"{_num(mean)} / {_num(max(each) if each else None)} |"
             )
+    single = next((s for s in result["steps"] if s["step"] == "rerun, one process"), None)
+    if single:  # the same stage in one process, measured in the same bench run
+        out += ["", "| stage | one process s | " + " | ".join(s["step"] for s in runs) + " |"]
+        out.append("| --- | ---: |" + " ---: |" * len(runs))
+        for stage in runs[0]["buckets"]:
+            cells = [_num(s.get("stages", {}).get(stage)) for s in runs]
+            out.append(f"| {stage} | {_num(single['stages'].get(stage))} | {' | '.join(cells)} |")
     by_workers = {s["workers"]: s for s in runs}
     if 1 in by_workers and 2 in by_workers:
-        for stage in ("features", "score"):
+        for stage in runs[0]["buckets"]:
             one = by_workers[1]["buckets"].get(stage, {}).get("buckets")
             two = by_workers[2]["buckets"].get(stage, {}).get("buckets")
             if one and two:

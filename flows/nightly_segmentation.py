@@ -11,7 +11,12 @@ from flows.context import flow_run_context
 from flows.facts import announce
 from flows.hooks import record_failure
 from flows.params import NightlyParams, param
-from flows.scale_out import build_features_on_buckets, dask_cluster, score_customers_on_buckets
+from flows.scale_out import (
+    build_features_on_buckets,
+    dask_cluster,
+    score_customers_on_buckets,
+    validate_on_buckets,
+)
 from tasks.cluster import fit_candidates, score_customers_task
 from tasks.features import build_features_task
 from tasks.ingest import ingest_landing_task
@@ -49,7 +54,10 @@ def nightly_segmentation(params: NightlyParams | None = None) -> dict[str, Any]:
             summary["features"] = (
                 build_features_on_buckets(ctx, cluster) if cluster else build_features_task(ctx)
             )
-            validate(ctx, "validate_features", params.feature_set)
+            if cluster:  # the per-customer checks on each bucket, the rest on the gathered
+                validate_on_buckets(ctx, cluster, "validate_features", params.feature_set)
+            else:
+                validate(ctx, "validate_features", params.feature_set)
             summary["monitor"] = monitor_models_task(ctx)
             summary["train"] = announce(
                 "train",
@@ -60,6 +68,8 @@ def nightly_segmentation(params: NightlyParams | None = None) -> dict[str, Any]:
                     params.train_config(ctx.settings.seed),
                     monitor_reason=summary["monitor"]["retrain_reason"],
                     promote=params.promote,
+                    # on buckets: the training sample is read from the buckets' Parquet
+                    training_files=summary["features"].get("inputs") if cluster else None,
                 ),
             )
             summary["score"] = announce(
@@ -68,10 +78,14 @@ def nightly_segmentation(params: NightlyParams | None = None) -> dict[str, Any]:
                 if cluster
                 else score_customers_task(ctx, params.feature_set),
             )
-        build_candidate_task(ctx)
-        # the customers scored are the champion's: its feature set, not the run's, when a
-        # challenger on another feature set was kept back
-        validate(ctx, "validate_segments", summary["score"]["feature_set"])
+            build_candidate_task(ctx)
+            # the customers scored are the champion's: its feature set, not the run's, when a
+            # challenger on another feature set was kept back
+            scored = summary["score"]["feature_set"]
+            if cluster:
+                validate_on_buckets(ctx, cluster, "validate_segments", scored)
+            else:
+                validate(ctx, "validate_segments", scored)
         summary["publish"] = announce("publish", publish_segments_task(ctx))
         summary["monitor_page"] = build_monitor_page_task(ctx)
         summary["report"] = announce("report", build_report_task(ctx))

@@ -18,16 +18,21 @@ from prefect.futures import wait
 from prefect.utilities.annotations import unmapped
 
 from segments.core.runs import RunContext
+from segments.quality import SuiteOutcome, suite_params
 from segments.scale import worker_threads
 from segments.settings import Settings
 from tasks.scale import (
     compute_bucket_features_task,
+    gather_checks_task,
     gather_features_task,
     gather_scores_task,
     score_bucket_task,
+    stage_check_buckets_task,
     stage_feature_buckets_task,
     stage_scoring_buckets_task,
+    validate_bucket_task,
 )
+from tasks.validate import report_and_gate
 
 
 @dataclass(frozen=True)
@@ -143,3 +148,38 @@ def score_customers_on_buckets(ctx: RunContext, cluster: Cluster) -> dict[str, A
         details.update(gather_scores_task(ctx))
         details["seconds"] = _phases(started, split, mapped)
     return details
+
+
+def validate_on_buckets(
+    ctx: RunContext, cluster: Cluster, stage: str, feature_set: str
+) -> list[SuiteOutcome]:
+    """A validation stage with its per-customer checks mapped over the buckets and the rest
+    run once on the gathered relation: one stage in ops.runs, the same results, artifacts and
+    gate as `validate` in one process (a failing bucket stops the run before publish)."""
+    params = suite_params(
+        ctx.settings, run_id=ctx.run_id, as_of=ctx.as_of, feature_set=feature_set
+    )
+    with ctx.stage(stage) as details, _runner(cluster) as runner:
+        started = time.perf_counter()
+        details["split"] = stage_check_buckets_task(ctx, stage, params)
+        split = time.perf_counter()
+        futures = runner.map(
+            validate_bucket_task,
+            {
+                "settings": unmapped(ctx.settings),
+                "stage": unmapped(stage),
+                "bucket": list(range(ctx.settings.partitions)),
+                "run_id": unmapped(ctx.run_id),
+                "params": unmapped(params),
+                "threads": unmapped(cluster.threads),
+            },
+        )
+        buckets = _results(futures)
+        mapped = time.perf_counter()
+        outcomes = gather_checks_task(ctx, stage, params, buckets)
+        details["buckets"] = [
+            {key: b[key] for key in ("bucket", "failed", "seconds")} for b in buckets
+        ]
+        details["seconds"] = _phases(started, split, mapped)
+        report_and_gate(ctx, stage, details, outcomes)
+    return outcomes

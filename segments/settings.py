@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     min_history_days: int = Field(
         default=90, ge=0, le=36_500, description="Refuse to train on less history."
     )
+    train_rows: int = Field(
+        default=1_000_000,
+        ge=100,
+        le=1_000_000_000,
+        description="Most customers a training reads; above it a seeded sample by a hash of "
+        "customer_id (the same rows in one process and on customer buckets).",
+    )
     retrain_every_days: int = Field(
         default=7, ge=0, le=3650, description="retrain=auto refits this often (0: every run)."
     )

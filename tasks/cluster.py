@@ -21,9 +21,11 @@ def fit_candidates(
     config: TrainConfig,
     monitor_reason: str | None = None,
     promote: bool = False,
+    training_files: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     """Retrain when due (or asked, or monitoring saw drift/decay); promote by the rule or on
-    request; save the new model's training distribution for drift."""
+    request; save the new model's training distribution for drift. `training_files`: the
+    customer buckets' model inputs (a partitioned run reads its sample from them)."""
     with ctx.stage("train") as details, connect(ctx.settings) as con:
         details.update(
             train_stage(
@@ -36,6 +38,7 @@ def fit_candidates(
                 config=config,
                 monitor_reason=monitor_reason,
                 promote=promote,
+                files=training_files,
             )
         )
         if details.get("trained"):

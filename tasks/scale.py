@@ -13,11 +13,14 @@ from segments.core.db import connect
 from segments.core.runs import RunContext
 from segments.scale import (
     compute_bucket_features,
+    gather_checks,
     gather_feature_stage,
     gather_scores,
     score_bucket,
     stage_buckets,
+    stage_check_buckets,
     stage_scoring_buckets,
+    validate_bucket,
 )
 from segments.settings import Settings
 
@@ -78,3 +81,36 @@ def gather_scores_task(ctx: RunContext) -> dict[str, Any]:
     """Every bucket's scores into ops.scores for the run."""
     with connect(ctx.settings) as con:
         return gather_scores(con, ctx.settings, run_id=ctx.run_id, as_of=ctx.as_of)
+
+
+@task(name="stage_check_buckets")
+def stage_check_buckets_task(
+    ctx: RunContext, stage: str, params: dict[str, Any]
+) -> dict[str, Any]:
+    """Write each suite's batch split by customer for the bucket checks."""
+    with connect(ctx.settings) as con:
+        return stage_check_buckets(con, ctx.settings, stage, params)
+
+
+@task(name="validate_bucket", cache_policy=NO_CACHE)
+def validate_bucket_task(
+    settings: Settings,
+    stage: str,
+    bucket: int,
+    run_id: str,
+    params: dict[str, Any],
+    threads: int | None,
+) -> dict[str, Any]:
+    """One bucket's per-customer checks (on a worker); results come back, nothing gates here."""
+    return validate_bucket(settings, stage, bucket, run_id=run_id, params=params, threads=threads)
+
+
+@task(name="gather_checks", cache_policy=NO_CACHE)  # its input holds data frames
+def gather_checks_task(
+    ctx: RunContext, stage: str, params: dict[str, Any], buckets: list[dict[str, Any]]
+) -> list[Any]:
+    """The whole-relation checks once, the buckets' results added up, all in ops.dq_results."""
+    with connect(ctx.settings) as con:
+        return gather_checks(
+            con, ctx.settings, stage, run_id=ctx.run_id, params=params, buckets=buckets
+        )

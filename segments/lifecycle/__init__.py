@@ -15,6 +15,7 @@ _EXPORTS = {
     "train_stage": "train",
     # the rows a model reads: the feature set's relation plus the lifetime-value columns
     "load_features": "train",
+    "TrainingRows": "sample",
     "AUTO_RULES": "retrain",
     "RetrainInputs": "retrain",
     "PROMOTION_RULE": "promotion",

@@ -20,6 +20,7 @@ from segments.lifecycle.evaluation import backtest_headline, backtest_record
 from segments.lifecycle.promotion import should_promote
 from segments.lifecycle.registry import current_champion, register_model
 from segments.lifecycle.retrain import RetrainMode, retrain_due
+from segments.lifecycle.sample import TrainingRows
 from segments.lifecycle.snapshots import BacktestData, prepare_backtest
 from segments.models import (
     VALUE_COLUMNS,
@@ -34,19 +35,36 @@ from segments.models import (
 from segments.settings import Settings
 
 PURCHASES = "features.customer_features"  # the relation with a purchase history
+CLV = "features.customer_clv"
+CLV_INPUTS = ("p_alive", "expected_purchases_horizon", "expected_avg_value")
 
 
-def load_features(con: duckdb.DuckDBPyConnection, feature_set: FeatureSet) -> pd.DataFrame:
+def load_features(
+    con: duckdb.DuckDBPyConnection, feature_set: FeatureSet, rows: TrainingRows | None = None
+) -> pd.DataFrame:
     """The feature rows a model sees (+ the lifetime-value columns), ordered by their values
-    (then id) so fits reproduce.
+    (then id) so fits reproduce; `rows`: a training's rows (lifecycle/sample.py), else all.
 
     Customer ids are pseudonyms whose order changes with SEGMENTS_PII_KEY; ordering by the
     features makes every fit and sampled metric downstream a function of the data alone.
     """
     keys = ", ".join([*feature_set.columns, "customer_id"])
-    frame = con.execute(f"select * from {feature_set.relation} order by {keys}").df()
+    if rows is None:
+        frame = con.execute(f"select * from {feature_set.relation} order by {keys}").df()
+    else:
+        source, params = rows.source(feature_set.relation)
+        where, drawn = rows.where(con, feature_set.relation)
+        frame = con.execute(
+            f"select * from {source} {where} order by {keys}", {**params, **drawn}
+        ).df()
     if feature_set.relation != PURCHASES:
         return frame
+    if rows is not None and rows.files.get(CLV):  # the buckets' values of this run's as_of
+        source, params = rows.source(CLV)
+        clv = con.execute(
+            f"select customer_id, {', '.join(CLV_INPUTS)} from {source}", params
+        ).df()
+        return with_value_columns(frame, clv)
     clv = con.execute(
         "select customer_id, p_alive, expected_purchases_horizon, expected_avg_value "
         "from features.customer_clv where as_of = (select max(as_of) from "
@@ -71,10 +89,13 @@ def training_data(
     feature_set: FeatureSet,
     as_of: date,
     config: TrainConfig,
+    files: dict[str, list[str]] | None = None,
 ) -> tuple[pd.DataFrame, BacktestData | str]:
     """Today's feature rows (enough of them, or an error) and the backtest snapshots (or
-    why there is no backtest)."""
-    frame = load_features(con, feature_set)
+    why there is no backtest). `files`: the buckets' Parquet of the model inputs, read
+    instead of the warehouse tables (the same rows, the same sample)."""
+    rows = TrainingRows(settings.train_rows, settings.seed, files or {})
+    frame = load_features(con, feature_set, rows)
     history_days = (
         transaction_history_days(con, as_of) if feature_set.relation == PURCHASES else None
     )
@@ -154,12 +175,13 @@ def train_challenger(
     feature_set_name: str,
     config: TrainConfig,
     promote: bool = False,
+    files: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     """Choose and save a challenger; it becomes champion only by the promotion rule or when
     `promote` asks for it."""
     feature_set = FEATURE_SETS[feature_set_name]
     clock = _Clock()
-    frame, data = training_data(con, settings, feature_set, as_of, config)
+    frame, data = training_data(con, settings, feature_set, as_of, config, files)
     clock.lap("snapshots")
     # One thread: scikit-learn's OpenMP and OpenBLAS pools oversubscribe small machines
     # (measured 8-10x slower with 2 threads on 2 cores); the setting lifts it on big ones.
@@ -238,11 +260,13 @@ def train_stage(
     config: TrainConfig,
     monitor_reason: str | None = None,
     promote: bool = False,
+    files: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     """The train stage of a run: retrain when due (or asked), promote only by the rule or
     on request.
 
     monitor_reason: drift or decay seen by this run's monitoring stage (a reason for auto).
+    files: the model inputs on the customer buckets (a partitioned run) to train from.
     """
     due, why = retrain_due(
         current_champion(con),
@@ -263,6 +287,7 @@ def train_stage(
                 feature_set_name=feature_set,
                 config=config,
                 promote=promote,
+                files=files,
             )
         )
     details["trained"] = due

@@ -6,6 +6,7 @@ name (`validate_staging`, `validate_features`, `validate_segments`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,10 +62,12 @@ def run_stage_suites(
     run_id: str,
     params: dict[str, Any],
     suites: list[str] | None = None,
+    keep: Callable[[dict[str, Any]], bool] | None = None,
 ) -> list[SuiteOutcome]:
     """Validate one stage's suites together (one GX context); gating is left to the caller.
 
-    `suites` narrows the stage to some of its relations (a flow that rebuilt only one).
+    `suites` narrows the stage to some of its relations (a flow that rebuilt only one);
+    `keep` to some of their expectations (those not already checked on each bucket).
     """
     from segments.quality.suites import validate_suites
 
@@ -79,6 +82,7 @@ def run_stage_suites(
         params=params,
         docs_dir=docs_dir(settings, run_id),
         db_path=settings.warehouse_path,
+        keep=keep,
         data_docs=settings.data_docs,
     )
     make_offline(con, docs_dir(settings, run_id), run_id)  # no CDN; an index that lists all

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,13 @@ def load_suite(expectations_dir: Path, suite_name: str) -> dict[str, Any]:
     return doc
 
 
+def narrowed(doc: dict[str, Any], keep: Callable[[dict[str, Any]], bool] | None) -> dict[str, Any]:
+    """The suite with only the expectations `keep` accepts (all of them without `keep`)."""
+    if keep is None:
+        return doc
+    return {**doc, "expectations": [e for e in doc["expectations"] if keep(e)]}
+
+
 def applies(meta: dict[str, Any], params: dict[str, Any]) -> bool:
     """A suite listing `feature_sets` runs only for those (no transactions: no RFM checks)."""
     wanted = meta.get("feature_sets")
@@ -109,6 +117,11 @@ def _skipped(suite_name: str, relation: str, params: dict[str, Any]) -> SuiteOut
         suite_name,
         params.get("feature_set"),
     )
+    return empty_outcome(suite_name, relation)
+
+
+def empty_outcome(suite_name: str, relation: str) -> SuiteOutcome:
+    """A suite that checked nothing: no rows, nothing failed."""
     return SuiteOutcome(
         suite_name, relation, True, [], [], pd.DataFrame(columns=COLUMNS), None, 0.0
     )
@@ -124,6 +137,7 @@ def validate_suites(
     params: dict[str, Any],
     docs_dir: Path | None = None,
     db_path: Path | None = None,
+    keep: Callable[[dict[str, Any]], bool] | None = None,
     data_docs: str = "always",
 ) -> list[SuiteOutcome]:
     """Validate the relations the suites name, record every result, build Data Docs; never gates.
@@ -132,12 +146,15 @@ def validate_suites(
     copied out of the warehouse. The suites of a stage share one GX context and one Data Docs
     build, which are most of GX's fixed cost. `db_path` only labels the datasource in Data Docs;
     `data_docs` "on_failure" builds them only when an expectation failed (SEGMENTS_DATA_DOCS).
+    `keep` narrows each suite to the expectations it accepts (the part of a suite that runs on
+    each customer bucket, or the rest: segments/scale/checks.py); a suite left with none is
+    not run and returns no rows.
     """
-    docs = [load_suite(expectations_dir, name) for name in suite_names]
+    docs = [narrowed(load_suite(expectations_dir, name), keep) for name in suite_names]
     runs = [
         SuiteRun(doc, parameters, gx_parameters(parameters))
         for doc in docs
-        if applies(doc["meta"], params)
+        if applies(doc["meta"], params) and doc["expectations"]
         for parameters in [
             suite_parameters(con, doc["meta"], {"run_id": run_id, **params}, suite=doc["name"])
         ]
@@ -160,7 +177,11 @@ def validate_suites(
     for doc in docs:
         name, relation = doc["name"], doc["meta"]["relation"]
         if name not in by_name:
-            outcomes.append(_skipped(name, relation, params))
+            outcomes.append(
+                _skipped(name, relation, params)
+                if doc["expectations"]
+                else empty_outcome(name, relation)
+            )
             continue
         suite_result, seconds = by_name[name]
         run = runs_by_name[name]
@@ -178,21 +199,25 @@ def validate_suites(
             record_validated(
                 con, name, run.parameters["new_load_ids"], run.parameters["new_load_rows"], run_id
             )
-        outcomes.append(
-            SuiteOutcome(
-                suite=name,
-                relation=relation,
-                success=not (failed["severity"] == "critical").any(),
-                critical_failures=_records(
-                    failed[failed["severity"] == "critical"], doc["expectations"]
-                ),
-                warnings=_records(failed[failed["severity"] == "warning"], doc["expectations"]),
-                results=frame,
-                docs_path=index,
-                seconds=seconds,
-            )
-        )
+        outcomes.append(suite_outcome(doc, frame, docs_path=index, seconds=seconds))
     return outcomes
+
+
+def suite_outcome(
+    doc: dict[str, Any], frame: pd.DataFrame, *, docs_path: Path | None, seconds: float
+) -> SuiteOutcome:
+    """What a suite found, from its ops.dq_results rows (in the order its JSON lists them)."""
+    failed = frame[~frame["success"]]
+    return SuiteOutcome(
+        suite=doc["name"],
+        relation=doc["meta"]["relation"],
+        success=not (failed["severity"] == "critical").any(),
+        critical_failures=_records(failed[failed["severity"] == "critical"], doc["expectations"]),
+        warnings=_records(failed[failed["severity"] == "warning"], doc["expectations"]),
+        results=frame,
+        docs_path=docs_path,
+        seconds=seconds,
+    )
 
 
 def record_validated(

@@ -14,19 +14,20 @@ from typing import Any
 
 import duckdb
 
-from segments.core.lake import duckdb_path, export_table
+from segments.core.lake import duckdb_path, exists, export_table
 from segments.core.sql import apply_schema, model_order, run_layer, run_model, temp_models
 from segments.features import fit_probabilistic_clv, settings_feature_params
 from segments.scale.lakefiles import (
     bucket_file,
-    bucket_glob,
     bucket_sources,
     bucket_url,
     load_table,
+    split_glob,
     worker_connection,
-    write_buckets,
+    write_buckets_by_load,
     write_file,
 )
+from segments.scale.scoring import purchase_inputs, stage_model_inputs
 from segments.settings import Settings
 
 FEATURES = "features"
@@ -51,19 +52,21 @@ def _parts(name: str, as_of: date) -> tuple[str, ...]:
 
 
 def stage_buckets(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, Any]:
-    """staging.<table> -> bucket lake staging/<table>/bucket=B/ for every table the feature
-    layer reads (rows without a customer are left out: no feature reads them)."""
+    """staging.<table> -> bucket lake staging/<table>/load_id=L/bucket=B/ for every table the
+    feature layer reads, only the loads new or changed since the last split (rows without a
+    customer are left out: no feature reads them)."""
     started = time.perf_counter()
     tables = bucket_sources(settings.sql_dir)
-    for table in tables:
-        write_buckets(
+    loads = {
+        table: write_buckets_by_load(
             con,
             f"select * from staging.{table} where customer_id is not null",
-            {},
             bucket_url(settings, "staging", table),
             settings.partitions,
         )
-    return {"tables": tables, "seconds": round(time.perf_counter() - started, 3)}
+        for table in tables
+    }
+    return {"tables": tables, "loads": loads, "seconds": round(time.perf_counter() - started, 3)}
 
 
 def compute_bucket_features(
@@ -77,24 +80,66 @@ def compute_bucket_features(
         apply_schema(con, settings.sql_dir)
         lines = {
             table: load_table(
-                con, f"staging.{table}", bucket_glob(settings, bucket, "staging", table)
+                con, f"staging.{table}", split_glob(settings, bucket, "staging", table)
             )
             for table in bucket_sources(settings.sql_dir)
         }
+        resumed = _load_state(con, settings, bucket)
         params = settings_feature_params(settings, as_of)
-        counts = run_layer(con, settings.sql_dir, FEATURES, params, full_refresh=True)
+        # incremental from the bucket's last state: only its changed loads and customers
+        counts = run_layer(con, settings.sql_dir, FEATURES, params)
         for name in _kept(settings):
             write_file(
                 con, f"{FEATURES}.{name}", bucket_file(settings, bucket, *_parts(name, as_of))
             )
+        _save_state(con, settings, bucket)
     finally:
         con.close()
     return {
         "bucket": bucket,
         "lines": lines,
+        "incremental": resumed,
+        "aggregate_rows_written": {k: v for k, v in counts.items() if k.startswith("agg_")},
         "customers": counts.get("customer_features", 0),
         "seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def _state_tables(settings: Settings) -> list[str]:
+    """What a bucket keeps between runs: its incremental aggregates and their bookkeeping."""
+    aggregates = [f"{FEATURES}.{name}" for name in _kept(settings) if not _per_as_of(name)]
+    return [*aggregates, "ops.incremental_loads", "ops.incremental_models"]
+
+
+def _state_file(settings: Settings, bucket: int, relation: str) -> str:
+    # under the bucket count: bucket B of another count holds other customers
+    return bucket_url(
+        settings, "state", f"partitions={settings.partitions}", f"bucket={bucket}",
+        f"{relation}.parquet",
+    )  # fmt: skip
+
+
+def _load_state(con: duckdb.DuckDBPyConnection, settings: Settings, bucket: int) -> bool:
+    """The bucket's aggregates and bookkeeping as its last run left them (False: none yet,
+    the layer builds them whole). Stale state is safe: loads are matched by fingerprint and
+    the SQL by its hash, so whatever changed since is redone."""
+    files = {
+        relation: _state_file(settings, bucket, relation) for relation in _state_tables(settings)
+    }
+    if not all(exists(url) for url in files.values()):
+        return False
+    for relation, url in files.items():
+        con.execute(
+            f"insert into {relation} by name "
+            "select * from read_parquet($path, hive_partitioning = false)",
+            {"path": duckdb_path(url)},
+        )
+    return True
+
+
+def _save_state(con: duckdb.DuckDBPyConnection, settings: Settings, bucket: int) -> None:
+    for relation in _state_tables(settings):
+        write_file(con, relation, _state_file(settings, bucket, relation))
 
 
 def _files(settings: Settings, name: str, as_of: date) -> list[str]:
@@ -156,8 +201,11 @@ def gather_feature_stage(
     con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date
 ) -> dict[str, Any]:
     """The feature stage's flow-process half: gather, the lake copy a one-process build also
-    writes, then the probabilistic CLV fitted on every customer (one fit, as in one process)."""
+    writes, then the probabilistic CLV fitted on every customer (one fit, as in one process),
+    and the gathered model inputs split by bucket again (`inputs`: what training reads)."""
     rows = gather_features(con, settings, as_of)
     folder = settings.lake_dir / "features" / "customer_features" / f"as_of={as_of.isoformat()}"
     export_table(con, "features.customer_features", folder)
-    return {"rows": rows, "clv": fit_probabilistic_clv(con, settings, as_of)}
+    clv = fit_probabilistic_clv(con, settings, as_of)
+    inputs = stage_model_inputs(con, settings, as_of, purchase_inputs())
+    return {"rows": rows, "clv": clv, "inputs": inputs}

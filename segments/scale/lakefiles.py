@@ -99,3 +99,78 @@ def worker_threads(settings: Settings, workers: int) -> int | None:
     if settings.threads:
         return settings.threads
     return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+_MANIFEST = "_loads.parquet"  # per split table: the loads written, with their fingerprints
+
+
+def _fingerprints(con: duckdb.DuckDBPyConnection, select: str) -> dict[str, tuple[int, int]]:
+    rows = con.execute(
+        f"select load_id, count(*), sum(line_number) from ({select}) group by load_id"
+    ).fetchall()
+    return {load_id: (int(n), int(total or 0)) for load_id, n, total in rows}
+
+
+def _written(con: duckdb.DuckDBPyConnection, url: str, partitions: int) -> dict[str, tuple]:
+    """The loads a split already holds for this bucket count (none: split everything)."""
+    manifest = lake_url(url, _MANIFEST)
+    if not exists(manifest):
+        return {}
+    rows = con.execute(
+        "select load_id, source_rows, line_number_sum, partitions from read_parquet($path)",
+        {"path": duckdb_path(manifest)},
+    ).fetchall()
+    if any(row[3] != partitions for row in rows):
+        return {}
+    return {load_id: (int(n), int(total)) for load_id, n, total, _ in rows}
+
+
+def write_buckets_by_load(
+    con: duckdb.DuckDBPyConnection, select: str, url: str, partitions: int
+) -> dict[str, int]:
+    """The rows of `select` split into url/load_id=L/bucket=B/, writing only the loads that
+    are new or changed since the last split (a load is recognised, as by the incremental
+    models, by its row count and sum of line numbers) and removing the loads now gone; an
+    empty url/_empty/bucket=B/ keeps every bucket readable before any load. A relation
+    without load_id and line_number is split whole, into url/all/bucket=B/."""
+    columns = {row[0] for row in con.execute(f"describe {select}").fetchall()}
+    if not {"load_id", "line_number"} <= columns:  # not kept by load (one row a customer)
+        remove_tree(url)
+        write_buckets(con, select, {}, lake_url(url, "all"), partitions)
+        return {"loads_written": 0, "loads_removed": 0, "whole": True}
+    current = _fingerprints(con, select)
+    written = _written(con, url, partitions)
+    if not written:
+        remove_tree(url)  # another bucket count, or the layout before loads: start over
+    changed = sorted(load for load, print_ in current.items() if written.get(load) != print_)
+    for load in changed:
+        write_buckets(
+            con,
+            f"select * from ({select}) where load_id = $load",
+            {"load": load},
+            lake_url(url, f"load_id={load}"),
+            partitions,
+        )
+    for load in sorted(set(written) - set(current)):
+        remove_tree(lake_url(url, f"load_id={load}"))
+    write_buckets(
+        con, f"select * from ({select}) where false", {}, lake_url(url, "_empty"), partitions
+    )
+    rows = [[load, n, total, partitions] for load, (n, total) in sorted(current.items())]
+    con.execute(
+        "create or replace temp table _split_loads (load_id varchar, source_rows bigint, "
+        "line_number_sum hugeint, partitions integer)"
+    )
+    if rows:
+        con.executemany("insert into _split_loads values (?, ?, ?, ?)", rows)
+    con.execute(
+        "copy _split_loads to $path (format parquet)",
+        {"path": duckdb_path(lake_url(url, _MANIFEST))},
+    )
+    con.execute("drop table _split_loads")
+    return {"loads_written": len(changed), "loads_removed": len(set(written) - set(current))}
+
+
+def split_glob(settings: Settings, bucket: int, *parts: str) -> str:
+    """Every Parquet file of one bucket of a relation split by `write_buckets_by_load`."""
+    return duckdb_path(bucket_url(settings, *parts, "*", f"bucket={bucket}", "*.parquet"))

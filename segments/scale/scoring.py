@@ -25,24 +25,30 @@ from segments.scale.lakefiles import (
 from segments.settings import Settings
 
 CLV = "features.customer_clv"
+PURCHASES = "features.customer_features"
+
+
+def purchase_inputs() -> list[str]:
+    """What a model of the purchase feature sets reads: the features and their CLV."""
+    return [PURCHASES, CLV]
 
 
 def _inputs(feature_set: str) -> list[str]:
     """The relations a model of this feature set reads (load_features: + the CLV columns)."""
     relation = FEATURE_SETS[feature_set].relation
-    return [relation, CLV] if relation == "features.customer_features" else [relation]
+    return purchase_inputs() if relation == PURCHASES else [relation]
 
 
 def _scoring_parts(as_of: date, relation: str) -> tuple[str, ...]:
     return ("scoring", f"as_of={as_of.isoformat()}", relation)
 
 
-def stage_scoring_buckets(
-    con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date
-) -> dict[str, Any]:
-    """The champion and the run's model inputs split by bucket for the workers."""
-    champion = champion_or_fail(con)
-    for relation in _inputs(champion.feature_set):
+def stage_model_inputs(
+    con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date, relations: list[str]
+) -> dict[str, list[str]]:
+    """The run's rows of model input relations split by bucket: {relation: bucket files}."""
+    files = {}
+    for relation in relations:
         write_buckets(
             con,
             f"select * from {relation} where as_of = $as_of",
@@ -50,6 +56,19 @@ def stage_scoring_buckets(
             bucket_url(settings, *_scoring_parts(as_of, relation)),
             settings.partitions,
         )
+        files[relation] = [
+            bucket_glob(settings, bucket, *_scoring_parts(as_of, relation))
+            for bucket in range(settings.partitions)
+        ]
+    return files
+
+
+def stage_scoring_buckets(
+    con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date
+) -> dict[str, Any]:
+    """The champion and the run's model inputs split by bucket for the workers."""
+    champion = champion_or_fail(con)
+    stage_model_inputs(con, settings, as_of, _inputs(champion.feature_set))
     return {
         "model_version": champion.model_version,
         "feature_set": champion.feature_set,

@@ -111,3 +111,45 @@ def test_gathered_bucket_features_equal_the_one_process_build(tmp_path: Path, la
     assert sorted(p.name for p in (root / "features" / "agg_customer_summary").iterdir()) == [
         "bucket=0", "bucket=1", "bucket=2"
     ]  # fmt: skip
+
+
+def test_a_second_night_on_buckets_is_incremental_and_still_exact(tmp_path: Path) -> None:
+    """Night 2 splits only the new and changed loads, each bucket resumes from its state
+    and recomputes only what changed, and the gather still equals the one-process build."""
+    wh = new_warehouse(tmp_path / "warehouse.duckdb")
+    _shop(wh)
+    spread = Settings(home=tmp_path / "home", partitions=3, bucket_lake=str(tmp_path / "lake"))
+    first = stage_buckets(wh.con, spread)
+    night1 = [compute_bucket_features(spread, AS_OF, b, threads=1) for b in range(3)]
+    gather_features(wh.con, spread, AS_OF)
+    assert first["loads"]["stg_transactions"]["loads_written"] == 2
+    assert not any(d["incremental"] for d in night1)
+
+    # a new load (known and new customers), and load-1 shortened (an erasure, a re-landing)
+    wh.lines(
+        [{"customer": f"c{n}", "invoice": f"late-{n}", "at": datetime(2011, 8, 20, 10),
+          "product": "P3", "qty": 2, "price": 7.5} for n in (1, 2, 3, 999)],
+        load="load-3",
+    )  # fmt: skip
+    wh.con.execute(
+        "delete from staging.stg_transactions where load_id = 'load-1' and line_number % 5 = 0"
+    )
+    second = stage_buckets(wh.con, spread)
+    night2 = [compute_bucket_features(spread, AS_OF, b, threads=1) for b in range(3)]
+    assert second["loads"]["stg_transactions"] == {"loads_written": 2, "loads_removed": 0}
+    assert second["loads"]["stg_events"] == {"loads_written": 0, "loads_removed": 0}
+    assert all(d["incremental"] for d in night2)
+    rows = {
+        n: sum(d["aggregate_rows_written"]["agg_load_invoice_days"] for d in night)
+        for n, night in ((1, night1), (2, night2))
+    }
+    assert 0 < rows[2] < rows[1]  # only the changed loads' invoice-days were recomputed
+
+    one = Settings(home=tmp_path / "home")
+    build_features(wh.con, one, AS_OF)
+    expected = {r: _table(wh.con, r) for r in ("features.customer_features",
+                                               "features.customer_features_demographic")}  # fmt: skip
+    gather_features(wh.con, spread, AS_OF)
+    for relation, frame in expected.items():
+        pd.testing.assert_frame_equal(_table(wh.con, relation), frame, check_exact=True)
+    assert "c999" in set(expected["features.customer_features"]["customer_id"])

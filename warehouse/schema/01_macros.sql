@@ -124,3 +124,10 @@ group by customer_id;
 -- bucket, so every per-customer feature is computed inside one bucket.
 create or replace macro customer_bucket(customer_id, partitions) as
     cast(cast('0x' || left(md5(customer_id), 8) as ubigint) % partitions as integer);
+
+-- A customer's draw for the training sample (SEGMENTS_TRAIN_ROWS, segments/lifecycle/
+-- sample.py): uniform in [0, 1) from the MD5 of the seed and the customer_id, so the sample
+-- depends on the customer alone, never on its bucket or on how many buckets there are.
+create or replace macro training_draw(customer_id, seed) as
+    cast(cast('0x' || left(md5(cast(seed as varchar) || ':' || customer_id), 8) as ubigint)
+        as double) / 4294967296.0;
