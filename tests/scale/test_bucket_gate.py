@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -23,16 +22,6 @@ from segments.settings import Settings
 
 AS_OF = date(2026, 1, 1)
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def dask_address() -> Iterator[str]:
-    from distributed import LocalCluster
-
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster:
-        yield cluster.scheduler_address
 
 
 def _project_refusing(folder: Path, customer_id: str) -> Path:

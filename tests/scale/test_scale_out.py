@@ -4,7 +4,6 @@ exactly what the one-process run publishes (same demo data, seed and PII key).""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -17,17 +16,6 @@ from flows.params import NightlyParams
 from segments.demo.generate import generate_demo
 
 AS_OF = date(2026, 1, 1)
-
-
-@pytest.fixture
-def dask_address() -> Iterator[str]:
-    """A real LocalCluster with two single-threaded worker processes, closed after the test."""
-    from distributed import LocalCluster
-
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster:
-        yield cluster.scheduler_address
 
 
 def _published(home: Path) -> dict[str, pd.DataFrame]:
