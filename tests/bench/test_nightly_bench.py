@@ -1,9 +1,10 @@
 """The nightly benchmark runs end to end on a tiny history, under a memory cap, as a user
-types the commands (ingest, first run, two nights with late lines and a corrected file,
-then `segments rebuild`, which must find the nights' aggregates exact).
+types the commands (ingest, first run, three nights with late lines and a corrected file,
+then `segments rebuild`, which must find the nights' aggregates exact), as `make bench` does:
+against a long-lived `prefect server`, the last night with Prefect's temporary server.
 
 Structure only: timings depend on the machine and are never asserted. Marked slow: each
-command is a process of its own, and every `segments run` starts Prefect's temporary server.
+command is a process of its own.
 """
 
 from __future__ import annotations
@@ -41,13 +42,24 @@ def test_history_and_nights_hold_every_line_once(tmp_path: Path) -> None:
 
 
 def test_the_table_runs_end_to_end_under_a_cap(tmp_path: Path) -> None:
+    """As `make bench` runs it (--nights 3 --api-port): one `prefect server` for the cold
+    start and the first two nights, the last night with Prefect's temporary server; the table
+    shows both walls. One bench run for both checks: each costs about 100 s."""
     results = tmp_path / "results"
     main(
         ["--lines", str(LINES), "--workdir", str(tmp_path / "work"), "--results-dir",
-         str(results), "--memory-cap", "3G", "--keep"]
+         str(results), "--memory-cap", "3G", "--keep", "--nights", "3",
+         "--api-port", str(_free_port())]
     )  # fmt: skip
     payload = json.loads((results / f"nightly_{LINES}.json").read_text())
     assert "failed" not in payload, payload.get("failed")
+    assert payload["prefect_server"]["url"].startswith("http://127.0.0.1:")
+    runs = {s["step"]: s["prefect"] for s in payload["steps"] if "prefect" in s}
+    assert runs == {
+        "night 1: run": "server",
+        "night 2: run": "server",
+        "night 3: run (temporary server)": "temporary",
+    }
     steps = [step["step"] for step in payload["steps"]]
     assert steps[:2] == ["floor_parquet", "pandas_parquet"]
     assert "first run (trains)" in steps and steps.index("night 2: run") < steps.index(
@@ -59,6 +71,8 @@ def test_the_table_runs_end_to_end_under_a_cap(tmp_path: Path) -> None:
     table = (results / f"nightly_{LINES}.md").read_text()
     assert "night 1 increment" in table and "cold pipeline / peer notebook" in table
     assert "night 1 features / full rebuild" in table
+    assert "night 1 increment wall, long-lived server" in table
+    assert "night 3 increment wall, temporary server" in table
     assert (results / "nightly.md").read_text().count(f"| {LINES:,} |") == 1
     home = tmp_path / "work" / f"nightly-{LINES}" / "home"
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
@@ -81,25 +95,3 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def test_nights_run_against_a_long_lived_server_and_the_last_without(tmp_path: Path) -> None:
-    """--api-port: one `prefect server` for the cold start and the nights, the last night with
-    Prefect's temporary server; the table shows both walls."""
-    results = tmp_path / "results"
-    main(
-        ["--lines", str(LINES), "--nights", "3", "--skip-baselines", "--api-port",
-         str(_free_port()), "--workdir", str(tmp_path / "work"), "--results-dir", str(results)]
-    )  # fmt: skip
-    payload = json.loads((results / f"nightly_{LINES}.json").read_text())
-    assert "failed" not in payload, payload.get("failed")
-    assert payload["prefect_server"]["url"].startswith("http://127.0.0.1:")
-    runs = {s["step"]: s["prefect"] for s in payload["steps"] if "prefect" in s}
-    assert runs == {
-        "night 1: run": "server",
-        "night 2: run": "server",
-        "night 3: run (temporary server)": "temporary",
-    }
-    table = (results / f"nightly_{LINES}.md").read_text()
-    assert "night 1 increment wall, long-lived server" in table
-    assert "night 3 increment wall, temporary server" in table
