@@ -92,6 +92,14 @@ class BacktestInputs:
     note: str = ""
     # earlier folds, newest first: (validate, train) one horizon further back each
     earlier: list[tuple[Snapshot, Snapshot | None]] = field(default_factory=list)
+    # what the deployed supervised recipes learn from (matured windows pooled,
+    # recipes.training_pool); None: the validation snapshot alone
+    learn: Snapshot | None = None
+
+    @property
+    def deploy_train(self) -> Snapshot:
+        """The matured snapshot(s) a deployed supervised recipe learns from."""
+        return self.validate if self.learn is None else self.learn
 
     @property
     def folds(self) -> list[tuple[Snapshot, Snapshot | None]]:
@@ -407,7 +415,12 @@ def _subsample(
     if fit is not None and len(idx) > fit[0]:
         idx = idx[np.sort(np.random.default_rng(fit[1]).choice(len(idx), fit[0], replace=False))]
     pick = lambda a: None if a is None else np.asarray(a)[idx]
-    return Snapshot(snap.frame.iloc[idx].reset_index(drop=True), pick(snap.y), pick(snap.retained))
+    return Snapshot(
+        snap.frame.iloc[idx].reset_index(drop=True),
+        pick(snap.y),
+        pick(snap.retained),
+        window=pick(snap.window),
+    )
 
 
 class Deployer:
@@ -422,7 +435,7 @@ class Deployer:
             self.models[recipe.label] = fit_recipe(
                 recipe,
                 self.inputs.now.frame,
-                self.inputs.validate,
+                self.inputs.deploy_train,
                 self.config,
                 checksum=self.checksum,
             )
@@ -434,7 +447,7 @@ class Deployer:
         c = self.config
         if c.bootstrap_rounds <= 0:
             return float("nan")
-        now, learn = self.inputs.now, self.inputs.validate
+        now, learn = self.inputs.now, self.inputs.deploy_train
         cols = list(recipe.columns)
         # ARI on a seeded sample of today's customers: an estimate is all the gate needs
         judged = now.frame.iloc[learn_rows(now.frame, cols, STABILITY_ROWS, c.seed)]
