@@ -10,7 +10,9 @@ Time layout of a run at as_of with horizon H and F folds (every window ends by a
     deployed: trees learn features(c1) -> outcome [c1, as_of), clusterings fit features(as_of)
 
 A fold is used when its cutoff has enough history (a tree's fold also needs one horizon more
-before it), so a short history gives fewer folds, never a failure.
+before it), so a short history gives fewer folds, never a failure. With pool_windows > 1
+every supervised recipe of fold j learns from the windows whose outcome ended by v_j, pooled
+(recipes.training_pool), and the deployed one from those ended by as_of (inputs.learn).
 
 Selection rule (`choose`):
 1. Score. Each candidate's assignment at a fold is scored on that fold's outcome: eta2 of
