@@ -548,6 +548,27 @@ def choose(
     return int(chosen), bool(passed), t
 
 
+def _separates_most(band: pd.DataFrame, row: pd.Series) -> str:
+    """Say so when band members that separate retention more were ruled out by stability.
+
+    The band is ranked by spread, so the chosen one separates most of those that passed the
+    stability check; without this the reason overstated it.
+    """
+    spread = band["backtest_retention_spread"]
+    unstable = band[
+        (spread > row["backtest_retention_spread"])
+        & band["gate_failures"].str.contains("stability", regex=False)
+    ]
+    if unstable.empty:
+        return "it separates retention most"
+    more = (
+        "one that separates it more fails"
+        if len(unstable) == 1
+        else (f"{len(unstable)} that separate it more fail")
+    )
+    return f"it separates retention most of those stable enough ({more} the stability gate)"
+
+
 def _reason(
     t: pd.DataFrame, chosen: int, passed: bool, inputs: BacktestInputs, config: TrainConfig
 ) -> str:
@@ -555,10 +576,11 @@ def _reason(
     what = OBJECTIVES[config.objective][0]
     windows = ", ".join(v.label.split(" ")[0] for v, _ in inputs.folds)
     band = t[t["in_band"]]
+    most = _separates_most(band, row)
     head = (
         f"[{inputs.mode}] Chose {row['candidate']}: of the {len(band)} candidates within one "
         f"standard error of the best objective ({best['candidate']} {best['objective']:.4f}"
-        f" - SE {t.attrs['se']:.4f}), it separates retention most (spread "
+        f" - SE {t.attrs['se']:.4f}), {most} (spread "
         f"{row['backtest_retention_spread']:.3f}); objective {row['objective']:.4f} = {what}, "
         f"averaged over {int(row['backtest_folds'])} of {len(inputs.folds)} windows "
         f"(cutoffs {windows}); {int(t['passed_gates'].sum())} of {len(t)} candidates pass "
@@ -570,7 +592,7 @@ def _reason(
             f"({row['objective']:.4f} = {what}, averaged over {int(row['backtest_folds'])} of "
             f"{len(inputs.folds)} windows, cutoffs {windows}) and, of the {len(band)} "
             f"candidates within one standard error ({t.attrs['se']:.4f}) of it, the one that "
-            f"separates retention most (spread {row['backtest_retention_spread']:.3f}); "
+            f"{most.removeprefix('it ')} (spread {row['backtest_retention_spread']:.3f}); "
             f"{int(t['passed_gates'].sum())} of {len(t)} candidates pass the gates"
         )
     if not row["in_band"]:
