@@ -114,7 +114,9 @@ def test_a_night_reuses_the_models_charts_and_a_retrain_draws_its_own(
         assert drawn == [] and kept(folder) == after_training
         page = (trained.reports_dir / "r2" / "index.html").read_text(encoding="utf-8")
         for path in folder.glob("*.html"):
-            assert all(part in page for part in path.read_text(encoding="utf-8").split(PLACEHOLDER))
+            assert all(
+                part in page for part in path.read_text(encoding="utf-8").split(PLACEHOLDER)
+            )
         (k,) = con.execute("select k from ops.model_registry").fetchone()
         other = TrainConfig(k_min=k % 4 + 2, k_max=k % 4 + 2, n_init=2, bootstrap_rounds=2)
         train_challenger(
