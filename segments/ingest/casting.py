@@ -218,14 +218,28 @@ def _code_case(found: list[tuple[str, str, str]]) -> str:
     return "case " + " ".join(whens) + " end" if whens else "null::varchar"
 
 
-def typed_statements(
-    mapping: SourceMapping, types: dict[str, str], scratch: str, target: str
-) -> list[str]:
-    """Statements creating temp `target`: every entity column typed, flags, is_cancellation,
-    line number and `_reason_code` (NULL for a good row).
+def duplicate_key(mapping: SourceMapping) -> str:
+    """SQL over typed (or staged) columns: the native hash that narrows the duplicate check.
 
-    Typed values are stored first and the rules run over the stored values: in one SELECT
-    DuckDB re-parses each column inside every rule that mentions it (twice the CPU).
+    Two lines repeating every value share their natural key, so the key's hash is enough to
+    find the few lines worth comparing; without a natural key, the hash of every value.
+    """
+    return f"hash({', '.join(mapping.natural_key or list(mapping.targets))})"
+
+
+def typed_select(
+    mapping: SourceMapping,
+    types: dict[str, str],
+    scratch: str,
+    constants: dict[str, str] | None = None,
+) -> str:
+    """The SELECT typing `scratch` through the mapping: every entity column in its staging
+    type, flags, is_cancellation, line number, `_reason_code` (NULL for a good row) and `_k`
+    (`duplicate_key`).
+
+    Each value is parsed once, in an inner SELECT, and the rules run over its result in the
+    outer one (DuckDB keeps the two projections apart, so no rule re-parses a column).
+    `constants` replaces `$name` parameters by SQL literals, so the SELECT can be a view.
     """
     parts, flags = ["_line_number"], []
     for i, (name, column) in enumerate(mapping.targets.items()):
@@ -244,7 +258,6 @@ def typed_statements(
     if rule is not None and rule.when is not None:
         when = parse_expression(rule.when, mapping.declared_sources, "cancellation")[0]
         flags.append(f"coalesce(({when}), false) as _when")
-    values = f"{target}_values"
     # a column the mapping leaves out is NULL from the start, so every rule can name it
     parts += [
         f"null::{TARGET_TYPES.get(c, 'varchar')} as {c}"
@@ -258,18 +271,14 @@ def typed_statements(
         cancel = cancellation_sql(mapping)
         outer.append(f"{cancel} as is_cancellation")
         code = code.replace("is_cancellation)", f"{cancel})")  # the rule, inlined once more
-    outer.append(f"hash({', '.join(mapping.targets)}) as _h")  # for the duplicate check
-    return [
-        (
-            f"create or replace temp table {values} as select {', '.join(parts + flags)} "
-            f"from {scratch}"
-        ),
-        (
-            f"create or replace temp table {target} as select {', '.join(outer)}, "
-            f"{code} as _reason_code from {values}"
-        ),
-        f"drop table {values}",
-    ]
+    outer.append(f"{duplicate_key(mapping)} as _k")
+    sql = (
+        f"select {', '.join(outer)}, {code} as _reason_code "
+        f"from (select {', '.join(parts + flags)} from {scratch})"
+    )
+    for name, value in sorted((constants or {}).items(), key=lambda kv: -len(kv[0])):
+        sql = sql.replace(f"${name}", value)
+    return sql
 
 
 def cancellation_sql(mapping: SourceMapping) -> str:

@@ -18,8 +18,10 @@ from segments.settings import PROJECT_DIR
 SCRATCH = "_loading"  # temp view over the rows read, with _line_number
 HASHED = "_loading_hashed"  # the same with PII replaced by pseudonyms
 _TEMP = (
+    "_typed_all",  # a view over HASHED: dropped first
     HASHED,
     "_typed",
+    "_checks",
     "_dups",
     "_reject_gaps",
     f"{SCRATCH}_data",
@@ -31,6 +33,7 @@ _TEMP = (
     "_good",
     "_staged",
     "_candidates",
+    "_candidate_lines",
 )
 # progress(what, fraction of this file done): the CLI prints it, a flow updates an artifact
 Progress = Callable[[str, float], None]

@@ -1,9 +1,10 @@
 """The SQL steps of one load, inside its transaction: raw append, type + check, quarantine,
 de-duplicate, stage.
 
-Each step reads the scratch view (PII already pseudonyms) or the typed table once; nothing is
-UPDATEd row by row. Duplicates are found with DuckDB's native 64-bit hash of the compared
-values, and only the (rare) rows whose hash repeats are compared value by value.
+Each step reads the scratch view (PII already pseudonyms) once, typing it as it reads (the
+view `_typed_all`); what is stored besides raw, staging and quarantine is narrow (`_checks`:
+line number, reason code, duplicate key). Nothing is UPDATEd row by row. Duplicates are looked for among the lines whose natural key repeats (in
+the load or in staging) and only those are compared value by value.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from pathlib import Path
 import duckdb
 
 from segments.core.sql import bind, run_model
-from segments.ingest.casting import raw_columns, reason_expr, typed_statements
+from segments.ingest.casting import duplicate_key, raw_columns, reason_expr, typed_select
 from segments.ingest.sources import VERSIONED_ENTITIES, SourceMapping
 
-TYPED = "_typed"  # the load's typed rows: entity columns, flags, _line_number, _reason_code
+TYPED_ALL = "_typed_all"  # view: every row typed and checked (parsed again at each read)
+CHECKS = "_checks"  # every row's _line_number, _reason_code, duplicate key _k, _no_customer
+TYPED = "_typed"  # the typed rows the quarantine needs (bad ones), stored
 
 
 def _q(name: str) -> str:
@@ -65,6 +68,12 @@ def append_raw(
     )
 
 
+def _literal(value: date | datetime) -> str:
+    """A date or timestamp of ours as SQL (a view cannot hold bound parameters)."""
+    kind = "timestamp" if isinstance(value, datetime) else "date"
+    return f"{kind} '{value.isoformat(sep=' ') if kind == 'timestamp' else value.isoformat()}'"
+
+
 def type_rows(
     con: duckdb.DuckDBPyConnection,
     mapping: SourceMapping,
@@ -72,15 +81,48 @@ def type_rows(
     date_floor: date,
     latest_allowed: datetime,
 ) -> tuple[int, int]:
-    """Type every row into `_typed` with its reason code: (good, bad) counts."""
-    params = {"date_floor": date_floor, "latest_allowed": latest_allowed}
-    for statement in typed_statements(mapping, column_types(con, scratch), scratch, TYPED):
-        con.execute(statement, bind(statement, params))
+    """Type and check every row in one pass: (good, bad) counts.
+
+    What is stored is narrow: each row's line number, reason code and duplicate key
+    (`_checks`), and the typed bad rows for the quarantine (`_typed`). The typing itself is
+    the view `_typed_all`, read again only by the duplicate check (the few lines whose key
+    repeats) and by the staging insert: parsing a row again costs less than writing and
+    reading back a typed copy of every row (and a 10M-line copy does not fit in memory).
+    """
+    constants = {"date_floor": _literal(date_floor), "latest_allowed": _literal(latest_allowed)}
+    types = column_types(con, scratch)
+    con.execute(
+        f"create or replace temp view {TYPED_ALL} as "
+        f"{typed_select(mapping, types, scratch, constants)}"
+    )
+    con.execute(
+        f"create or replace temp table {CHECKS} as "
+        f"select _line_number, _reason_code, _k, customer_id is null as _no_customer "
+        f"from {TYPED_ALL}"
+    )
     good, bad = con.execute(
         "select count(*) filter (where _reason_code is null), "
-        f"count(*) filter (where _reason_code is not null) from {TYPED}"
+        f"count(*) filter (where _reason_code is not null) from {CHECKS}"
     ).fetchone()
+    bad_lines = f"select _line_number from {CHECKS} where _reason_code is not null"
+    con.execute(
+        f"create or replace temp table {TYPED} as "
+        + typed_lines(mapping, types, scratch, bad_lines if bad else "select null", constants)
+    )
     return good, bad
+
+
+def typed_lines(
+    mapping: SourceMapping,
+    types: dict[str, str],
+    scratch: str,
+    lines: str,
+    constants: dict[str, str],
+) -> str:
+    """The typing SELECT of only the scratch rows whose line number `lines` lists: the rows
+    are picked before they are parsed."""
+    picked = f"(select * from {scratch} where _line_number in ({lines}))"
+    return typed_select(mapping, types, picked, constants)
 
 
 def quarantine(
@@ -157,47 +199,76 @@ def _same(columns: list[str], a: str, b: str) -> str:
     return " and ".join(f"{a}.{c} is not distinct from {b}.{c}" for c in columns)
 
 
-def find_duplicates(con: duckdb.DuckDBPyConnection, mapping: SourceMapping) -> int:
+def find_duplicates(
+    con: duckdb.DuckDBPyConnection,
+    mapping: SourceMapping,
+    scratch: str,
+    date_floor: date,
+    latest_allowed: datetime,
+) -> int:
     """`_dups`: good lines repeating every mapped value of an earlier good line of this load or
     of a staged row of this source (customers: its latest version). Returns how many.
 
-    The typed rows carry one native hash of their values (`_h`, no text digest of every
-    column); only rows whose hash repeats are compared value by value, so a hash collision is
-    never a duplicate.
+    Two lines that repeat every value share their natural key, so only the good lines whose
+    key (its native hash `_k`, see `duplicate_key`) repeats in the load or is already staged
+    are typed again and compared value by value; a hash collision is never a duplicate. A
+    source with nothing staged yet (a first load) skips the staged side.
     """
+    constants = {"date_floor": _literal(date_floor), "latest_allowed": _literal(latest_allowed)}
     cols = list(mapping.targets)
-    key = mapping.natural_key[0] if mapping.natural_key else None
-    near = (  # only staged rows sharing the first key value with this load can match
-        f" and {key} in (select {key} from {TYPED} where _reason_code is null)"
-        if key is not None and mapping.is_required(key)
-        else ""
+    good_keys = f"(select _k from {CHECKS} where _reason_code is null)"
+    any_staged = con.execute(
+        f"select exists (select 1 from {mapping.table} where source = $source)",
+        {"source": mapping.name},
+    ).fetchone()[0]
+    repeated = [f"select _k from {good_keys} group by _k having count(*) > 1"]
+    if any_staged:
+        staged = f"select * from {mapping.table} where source = $source"
+        if mapping.entity in VERSIONED_ENTITIES:  # every version of this load's customers
+            staged += (
+                f" and customer_id in (select customer_id from {TYPED_ALL} "
+                "where _reason_code is null)"
+                " qualify row_number() over (partition by customer_id "
+                "order by loaded_at desc, load_id desc, line_number desc) = 1"
+            )
+        con.execute(
+            f"create or replace temp table _staged as select * from (select {', '.join(cols)}, "
+            f"{duplicate_key(mapping)} as _k from ({staged})) where _k in {good_keys}",
+            {"source": mapping.name},
+        )
+        repeated.append("select _k from _staged")
+    con.execute(
+        f"create or replace temp table _candidate_lines as select _line_number from {CHECKS} "
+        f"where _reason_code is null and _k in ({' union all '.join(repeated)})"
     )
-    staged = f"select * from {mapping.table} where source = $source{near}"
-    if mapping.entity in VERSIONED_ENTITIES:
-        staged += (
-            " qualify row_number() over (partition by customer_id "
-            "order by loaded_at desc, load_id desc, line_number desc) = 1"
+    if not con.execute("select count(*) from _candidate_lines").fetchone()[0]:
+        con.execute(
+            "create or replace temp table _dups as select 0::bigint as _line_number limit 0"
+        )
+        for table in ("_staged", "_candidate_lines"):
+            con.execute(f"drop table if exists {table}")
+        return 0  # no key repeats: nothing to type again or compare
+    lines = "select _line_number from _candidate_lines"
+    con.execute(
+        "create or replace temp table _candidates as "
+        + typed_lines(mapping, column_types(con, scratch), scratch, lines, constants)
+    )
+    repeats = [
+        (
+            "exists (select 1 from _candidates e where e._k = c._k and "
+            f"{_same(cols, 'e', 'c')} and e._line_number < c._line_number)"
+        )
+    ]
+    if any_staged:
+        repeats.append(
+            f"exists (select 1 from _staged e where e._k = c._k and {_same(cols, 'e', 'c')})"
         )
     con.execute(
-        f"create or replace temp table _staged as select * from (select {', '.join(cols)}, "
-        f"hash({', '.join(cols)}) as _h from ({staged})) "
-        f"where _h in (select _h from {TYPED} where _reason_code is null)",
-        {"source": mapping.name},
-    )
-    con.execute(
-        f"create or replace temp table _candidates as select * from {TYPED} "
-        "where _reason_code is null and _h in (select _h from (select _h from "
-        f"{TYPED} where _reason_code is null group by _h having count(*) > 1) "
-        "union all select _h from _staged)"
-    )
-    con.execute(
         "create or replace temp table _dups as select c._line_number from _candidates c "
-        f"where exists (select 1 from _candidates e where e._h = c._h and {_same(cols, 'e', 'c')} "
-        "and e._line_number < c._line_number) "
-        f"or exists (select 1 from _staged e where e._h = c._h and {_same(cols, 'e', 'c')})"
+        f"where {' or '.join(repeats)}"
     )
-    for table in ("_staged", "_candidates"):
-        con.execute(f"drop table {table}")
+    for table in ("_staged", "_candidates", "_candidate_lines"):
+        con.execute(f"drop table if exists {table}")
     return con.execute("select count(*) from _dups").fetchone()[0]
 
 
@@ -211,19 +282,21 @@ def insert_staging(
 ) -> tuple[int, int]:
     """Stage the good rows that are not duplicates through warehouse/load/<table>.sql;
     return (staged, staged without customer)."""
-    repeated = " anti join _dups using (_line_number)" if duplicates else ""
-    con.execute(
-        f"create or replace temp view _load_lines as select * from {TYPED}{repeated} "
-        "where _reason_code is null"
+    left_out = [f"select _line_number from {CHECKS} where _reason_code is not null"]
+    if duplicates:
+        left_out.append("select _line_number from _dups")
+    con.execute(  # typed again as it is staged: one more read of the scratch rows
+        f"create or replace temp view _load_lines as select * from {TYPED_ALL} "
+        f"anti join ({' union all '.join(left_out)}) using (_line_number)"
     )
     table = mapping.table.split(".")[1]
     params = {"source": mapping.name, "load_id": load_id, "loaded_at": loaded_at}
     staged = run_model(con, sql_dir, "load", table, params, target=mapping.table)
     without_customer = 0
-    if mapping.entity == "transactions":
+    if mapping.entity == "transactions":  # from the checks: neither staging nor a re-parse
         without_customer = con.execute(
-            f"select count(*) from {mapping.table} where load_id = $l and customer_id is null",
-            {"l": load_id},
+            f"select count(*) from {CHECKS} where _reason_code is null and _no_customer"
+            + (" and _line_number not in (select _line_number from _dups)" if duplicates else "")
         ).fetchone()[0]
     return staged, without_customer
 
