@@ -9,6 +9,9 @@ DEMO_AS_OF ?= 2026-01-01
 DEMO_CUSTOMERS ?= 2000
 LINES ?= 1000000 10000000
 BENCH_API_PORT ?= 4210
+# test files run on this many processes (pytest-xdist, each with its own Prefect test server):
+# the suite mostly waits on the processes it starts, so 2 keep a 2-core machine busy
+TEST_WORKERS ?= 2
 export SEGMENTS_HOME
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
@@ -36,8 +39,8 @@ run: $(STAMP) ## Write demo data and run the nightly flow once (embedded DuckDB,
 	$(BIN)/segments run --as-of $(DEMO_AS_OF)
 	$(BIN)/segments status
 
-test: $(STAMP) ## Run the whole test suite
-	$(BIN)/python -m pytest
+test: $(STAMP) ## Run the whole test suite (TEST_WORKERS processes, one test file each at a time)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP) ## ruff check, format check and the layer contracts (import-linter)
 	$(BIN)/ruff check .

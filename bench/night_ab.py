@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 from pathlib import Path
@@ -42,10 +43,18 @@ def _night(label: str, data: Any, env: dict, cap: Any, log: Path) -> dict[str, A
         "label": label,
         "ingest_wall": sum(s["wall_seconds"] for s in steps),
         "ingest_seconds": sum(s["seconds"] or 0 for s in steps),
+        "ingest_cpu": sum(s["cpu_seconds"] or 0 for s in steps),
         "run_wall": run["wall_seconds"],
         "run_seconds": run["seconds"],
+        "run_cpu": run["cpu_seconds"],
+        "run_peak_rss_mb": run["peak_rss_mb"],
         "stages": run["stages"],
     }
+
+
+def _load() -> dict[str, float]:
+    """The 1-minute load average as a night ends: on a shared machine, what else competed."""
+    return {"load_1m": os.getloadavg()[0]}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -85,12 +94,12 @@ def main(argv: list[str] | None = None) -> None:
                     shutil.rmtree(home)
                     shutil.copytree(cold, home, symlinks=True)
                     run = _night(f"{name} rep {rep}, server", data, served[name], cap, log)
-                    runs.append({**run, "code": name, "prefect": "server"})
+                    runs.append({**run, "code": name, "prefect": "server", **_load()})
         for name in ("base", "branch"):
             shutil.rmtree(home)
             shutil.copytree(cold, home, symlinks=True)
             run = _night(f"{name}, temporary server", data, envs[name], cap, log)
-            runs.append({**run, "code": name, "prefect": "temporary"})
+            runs.append({**run, "code": name, "prefect": "temporary", **_load()})
     out = {"lines": args.lines, "codes": {k: str(v) for k, v in codes.items()}, "runs": runs}
     args.results_dir.mkdir(parents=True, exist_ok=True)
     stem = args.results_dir / f"night_ab_{args.lines}"
@@ -102,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def _median(runs: list[dict], code: str, key: str, stage: str | None = None) -> float | None:
     values = [
-        (r["stages"].get(stage) if stage else r[key])
+        (r["stages"].get(stage) if stage else r.get(key))
         for r in runs
         if r["code"] == code and r["prefect"] == "server"
     ]
@@ -125,23 +134,31 @@ def render(out: dict[str, Any]) -> str:
     ]
     rows = [
         ("ingest + run wall", "total_wall", None),
+        ("ingest + run CPU (process trees)", "total_cpu", None),
         ("run wall", "run_wall", None),
+        ("run CPU", "run_cpu", None),
         ("run (ops.runs)", "run_seconds", None),
+        ("run peak RSS (MB)", "run_peak_rss_mb", None),
         ("ingest wall", "ingest_wall", None),
+        ("ingest CPU", "ingest_cpu", None),
     ]
     rows += [(f"↳ {stage}", None, stage) for stage in KEY_STAGES]
     for run in runs:
         run["total_wall"] = run["ingest_wall"] + run["run_wall"]
+        run["total_cpu"] = (run.get("ingest_cpu") or 0) + (run.get("run_cpu") or 0)
     for label, key, stage in rows:
         base, branch = _median(runs, "base", key, stage), _median(runs, "branch", key, stage)
         ratio = f"{branch / base:.2f}" if base and branch is not None else ""
         lines.append(f"| {label} | {base or 0:.2f} | {branch or 0:.2f} | {ratio} |")
-    lines += ["", "| run | prefect | ingest wall | run wall | run (ops.runs) | validate_staging |",
-              "| --- | --- | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    header = ("| run | prefect | ingest wall | ingest CPU | run wall | run CPU | run (ops.runs) "
+              "| validate_staging | load (1 min) |")  # fmt: skip
+    lines += ["", header, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in runs:
         lines.append(
-            f"| {r['label']} | {r['prefect']} | {r['ingest_wall']:.2f} | {r['run_wall']:.2f} | "
-            f"{r['run_seconds'] or 0:.2f} | {r['stages'].get('validate_staging', 0):.2f} |"
+            f"| {r['label']} | {r['prefect']} | {r['ingest_wall']:.2f} | "
+            f"{r.get('ingest_cpu') or 0:.2f} | {r['run_wall']:.2f} | {r.get('run_cpu') or 0:.2f} | "
+            f"{r['run_seconds'] or 0:.2f} | {r['stages'].get('validate_staging', 0):.2f} | "
+            f"{r.get('load_1m', 0):.1f} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -48,9 +48,12 @@ def mark_crashed_in_prefect(crashed: list[CrashedRun]) -> None:
 
 @contextmanager
 def flow_run_context(
-    *, as_of: date | None = None, params: dict[str, Any] | None = None
+    *, as_of: date | None = None, params: dict[str, Any] | None = None, keep_open: bool = False
 ) -> Iterator[tuple[RunContext, dict[str, Any]]]:
-    """Open this flow run as a pipeline run; every row it records carries the flow's name."""
+    """Open this flow run as a pipeline run; every row it records carries the flow's name.
+
+    `keep_open`: the warehouse stays open for the whole run (open_run says when that is safe).
+    """
     settings = start_process(Settings())  # a weak production key stops here; files 600/700
     with open_run(
         settings,
@@ -62,6 +65,7 @@ def flow_run_context(
         flow_run_id=str(runtime.flow_run.id),
         on_recovered=mark_crashed_in_prefect,
         finish=write_status_snapshot,
+        keep_open=keep_open,
     ) as opened:
         yield opened
 

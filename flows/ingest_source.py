@@ -21,7 +21,8 @@ from tasks.ingest import ingest_source_task
 )
 def ingest_source(params: IngestParams) -> dict[str, Any]:
     """Load new files of one source now, without running the rest of the pipeline."""
-    with flow_run_context(params=params.model_dump(mode="json")) as (ctx, summary):
+    run_params = params.model_dump(mode="json")
+    with flow_run_context(params=run_params, keep_open=True) as (ctx, summary):
         summary.update(ingest_source_task(ctx, params.source, params.path))
     return summary
 

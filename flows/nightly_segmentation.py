@@ -43,7 +43,8 @@ def nightly_segmentation(params: NightlyParams | None = None) -> dict[str, Any]:
     """Run the whole pipeline once for one as_of date; one run writes at a time."""
     params = params or NightlyParams()
     as_of = params.resolved_as_of()
-    with flow_run_context(as_of=as_of, params=params.model_dump(mode="json")) as (ctx, summary):
+    run_params = params.model_dump(mode="json")
+    with flow_run_context(as_of=as_of, params=run_params, keep_open=True) as (ctx, summary):
         summary.update(run_id=ctx.run_id, as_of=as_of.isoformat())
         check_publishable_task(ctx)  # a refusal known now is said now, not after every stage
         # SEGMENTS_PARTITIONS > 1: features and scoring per customer bucket on Dask (the

@@ -32,7 +32,7 @@ def score_recent() -> dict[str, Any]:
     """Customers touched by loads since the last publish: features (the nightly's stage, so
     they equal the nightly's at the served as_of), the gates, scores, and one atomic publish.
     Nothing new since the last publish: nothing is done."""
-    with flow_run_context() as (ctx, summary):
+    with flow_run_context(keep_open=True) as (ctx, summary):
         plan = plan_recent_task(ctx)
         summary.update(run_id=ctx.run_id, plan=plan)
         if not plan["touched"]:

@@ -74,8 +74,11 @@ def _date(value: str | None, option: str) -> date | None:
 
 
 @contextmanager
-def _command_run(command: str, **params: Any) -> Iterator[tuple[Any, dict[str, Any]]]:
-    """A command that writes: the warehouse lock and an ops.runs row, as a flow run has."""
+def _command_run(
+    command: str, *, keep_open: bool = False, **params: Any
+) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """A command that writes: the warehouse lock and an ops.runs row, as a flow run has
+    (`keep_open`: the warehouse stays open for the whole command, see open_run)."""
     from segments.core.runs import open_run
     from segments.publish import prepare_and_recover
     from segments.report import write_status_snapshot
@@ -89,6 +92,7 @@ def _command_run(command: str, **params: Any) -> Iterator[tuple[Any, dict[str, A
         params=params,
         prepare=prepare_and_recover,
         finish=write_status_snapshot,
+        keep_open=keep_open,
     ) as opened:
         yield opened
 
@@ -153,9 +157,10 @@ def ingest(
     from segments.core.errors import SegmentsError
     from segments.ingest import ingest_one
 
+    opened = _command_run("ingest_source", keep_open=True, source=source, path=str(path))
     try:
         with (
-            _command_run("ingest_source", source=source, path=str(path)) as (ctx, _),
+            opened as (ctx, _),
             ctx.stage("ingest") as details,
             connect(ctx.settings) as con,
         ):

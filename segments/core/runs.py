@@ -18,7 +18,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -149,6 +149,7 @@ def open_run(
     flow_run_id: str | None = None,
     on_recovered: Callable[[list[CrashedRun]], None] | None = None,
     finish: Callable[[Settings], None] | None = None,
+    keep_open: bool = False,
 ) -> Iterator[tuple[RunContext, dict[str, Any]]]:
     """Hold the warehouse for one run: lock, prepare, recover, then the run row start to end.
 
@@ -156,6 +157,14 @@ def open_run(
     stored on the run row when the block ends (completed), or the error is (failed).
     `on_recovered` gets the runs this one found crashed (e.g. to mark them in Prefect);
     `finish` runs last, still holding the lock (e.g. a status snapshot for readers).
+
+    `keep_open`: one connection held from after prepare until the lock is released. Each
+    stage still opens and closes its own connection, but DuckDB then hands out one more
+    connection to the open database instead of loading the file again, and a close no
+    longer checkpoints: a run's dozens of opens cost milliseconds, not tens of ms each, and
+    the data read by one stage stays cached for the next. Only for runs that never replace
+    the warehouse file (`forget` swaps it) and never open it read-only (a read-only open in
+    the same process is refused while a read-write one is held).
     """
     context = RunContext(settings, run_id, flow_name, as_of, flow_run_id)
     summary: dict[str, Any] = {}
@@ -185,6 +194,7 @@ def open_run(
         journal_failure(exc)  # the holder's next run records it in ops.runs
         raise
     prepared = False
+    held = ExitStack()  # the kept-open connection, closed before the lock is released
     try:
         _ACTIVE.add(run_id)
         try:
@@ -196,6 +206,8 @@ def open_run(
             journal_failure(exc)
             raise
         prepared = True
+        if keep_open:  # after prepare: recovery may have replaced the file
+            held.enter_context(connect(settings))
         if crashed and on_recovered is not None:
             try:
                 on_recovered(crashed)
@@ -216,4 +228,9 @@ def open_run(
         except Exception:
             log.warning("could not write the status snapshot", exc_info=True)
         finally:
-            lock.__exit__(None, None, None)
+            try:
+                held.close()  # the checkpoint of the run's writes, still under the lock
+            except Exception:  # the write-ahead log keeps them; the next open replays it
+                log.warning("could not close the warehouse cleanly", exc_info=True)
+            finally:
+                lock.__exit__(None, None, None)

@@ -20,7 +20,7 @@ from segments.lifecycle.backtest import (
     features_as_of,
     history_before,
 )
-from segments.models import BacktestInputs, Snapshot, with_value_columns
+from segments.models import BacktestInputs, Snapshot, training_pool, with_value_columns
 from segments.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,8 @@ def snapshot(
     outcomes = customer_outcomes(con, settings.sql_dir, cutoff=cutoff, horizon_days=horizon_days)
     y, retained = outcome_arrays(frame, outcomes)
     end = cutoff + timedelta(days=horizon_days)
-    return Snapshot(frame, y, retained, label=f"{cutoff} (outcome {cutoff}..{end})"), outcomes
+    label = f"{cutoff} (outcome {cutoff}..{end})"
+    return Snapshot(frame, y, retained, label=label, outcome_end=end), outcomes
 
 
 def prepare_backtest(
@@ -100,11 +101,16 @@ def prepare_backtest(
     cutoff: date | None = None,
     params: Mapping[str, Any] | None = None,
     folds: int = 1,
+    pool_windows: int = 1,
 ) -> BacktestData | str:
     """The validation and training snapshots of up to `folds` windows, one horizon apart
     (fold j validates at c1 - j * horizon and its trees learn one horizon before that);
     or why no backtest is possible. A fold whose cutoff has too little history or too few
-    customers is left out, so a short history gives fewer folds, never a failure."""
+    customers is left out, so a short history gives fewer folds, never a failure.
+
+    pool_windows > 1: supervised recipes learn from up to that many of the snapshots built
+    here pooled (recipes.training_pool), each matured by the cutoff it is used at; no
+    snapshot is built for the pool alone, so older folds pool fewer windows."""
     if horizon_days == 0:
         return "backtest disabled (backtest_horizon_days = 0)"
     if relation != "features.customer_features":
@@ -152,15 +158,24 @@ def prepare_backtest(
             break  # older cutoffs have even less history
         before = at(c1 - (j + 1) * step)
         earlier.append((older[0], before[0] if before else None))
+    learnt = train[0] if train else None
+    learn = None
+    if pool_windows > 1:
+        matured = [snap for snap, _ in filter(None, cache.values())]
+        pool = lambda cut: training_pool(matured, cut, pool_windows)
+        learnt = pool(c1) if train else None  # fold 0 validates at c1
+        earlier = [(v, pool(c1 - (j + 1) * step)) for j, (v, _) in enumerate(earlier)]  # fold j+1
+        learn = pool(as_of)
     baseline = (
         validate.frame["rfm_segment"].to_numpy() if "rfm_segment" in validate.frame else None
     )
     inputs = BacktestInputs(
         Snapshot(now, label=str(as_of)),
         validate,
-        train[0] if train else None,
+        learnt,
         mode,
         note,
         earlier,
+        learn,
     )
     return BacktestData(inputs, horizon_days, c1, c2 if train else None, outcomes, baseline)

@@ -115,6 +115,7 @@ def training_data(
         cutoff=config.backtest_cutoff,
         params=settings_feature_params(settings, as_of),
         folds=config.backtest_folds,
+        pool_windows=config.pool_windows,
     )
     return frame, data
 

@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real names
     from segments.models.naming import fmt_value, humanize
     from segments.models.preprocess import OutlierCapper, build_preprocessor
     from segments.models.profiles import Profiles, feature_stats, profile_segments
-    from segments.models.recipes import Recipe, Snapshot, fit_recipe, recipe_grid
+    from segments.models.recipes import Recipe, Snapshot, fit_recipe, recipe_grid, training_pool
     from segments.models.selection import SELECTION_RULE, Selection, select
     from segments.models.spaces import VALUE_COLUMNS, with_value_columns
     from segments.models.sufficiency import InsufficientDataError, check_sufficiency
@@ -56,6 +56,7 @@ _EXPORTS = {
     "Snapshot": "recipes",
     "fit_recipe": "recipes",
     "recipe_grid": "recipes",
+    "training_pool": "recipes",
     "VALUE_COLUMNS": "spaces",
     "with_value_columns": "spaces",
     "ALGORITHMS": "config",
@@ -127,6 +128,7 @@ __all__ = [
     "recipe_grid",
     "select",
     "select_by_backtest",
+    "training_pool",
     "with_value_columns",
 ]
 

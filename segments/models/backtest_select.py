@@ -10,7 +10,9 @@ Time layout of a run at as_of with horizon H and F folds (every window ends by a
     deployed: trees learn features(c1) -> outcome [c1, as_of), clusterings fit features(as_of)
 
 A fold is used when its cutoff has enough history (a tree's fold also needs one horizon more
-before it), so a short history gives fewer folds, never a failure.
+before it), so a short history gives fewer folds, never a failure. With pool_windows > 1
+every supervised recipe of fold j learns from the windows whose outcome ended by v_j, pooled
+(recipes.training_pool), and the deployed one from those ended by as_of (inputs.learn).
 
 Selection rule (`choose`):
 1. Score. Each candidate's assignment at a fold is scored on that fold's outcome: eta2 of
@@ -92,6 +94,14 @@ class BacktestInputs:
     note: str = ""
     # earlier folds, newest first: (validate, train) one horizon further back each
     earlier: list[tuple[Snapshot, Snapshot | None]] = field(default_factory=list)
+    # what the deployed supervised recipes learn from (matured windows pooled,
+    # recipes.training_pool); None: the validation snapshot alone
+    learn: Snapshot | None = None
+
+    @property
+    def deploy_train(self) -> Snapshot:
+        """The matured snapshot(s) a deployed supervised recipe learns from."""
+        return self.validate if self.learn is None else self.learn
 
     @property
     def folds(self) -> list[tuple[Snapshot, Snapshot | None]]:
@@ -407,7 +417,12 @@ def _subsample(
     if fit is not None and len(idx) > fit[0]:
         idx = idx[np.sort(np.random.default_rng(fit[1]).choice(len(idx), fit[0], replace=False))]
     pick = lambda a: None if a is None else np.asarray(a)[idx]
-    return Snapshot(snap.frame.iloc[idx].reset_index(drop=True), pick(snap.y), pick(snap.retained))
+    return Snapshot(
+        snap.frame.iloc[idx].reset_index(drop=True),
+        pick(snap.y),
+        pick(snap.retained),
+        window=pick(snap.window),
+    )
 
 
 class Deployer:
@@ -422,7 +437,7 @@ class Deployer:
             self.models[recipe.label] = fit_recipe(
                 recipe,
                 self.inputs.now.frame,
-                self.inputs.validate,
+                self.inputs.deploy_train,
                 self.config,
                 checksum=self.checksum,
             )
@@ -434,7 +449,7 @@ class Deployer:
         c = self.config
         if c.bootstrap_rounds <= 0:
             return float("nan")
-        now, learn = self.inputs.now, self.inputs.validate
+        now, learn = self.inputs.now, self.inputs.deploy_train
         cols = list(recipe.columns)
         # ARI on a seeded sample of today's customers: an estimate is all the gate needs
         judged = now.frame.iloc[learn_rows(now.frame, cols, STABILITY_ROWS, c.seed)]
@@ -533,6 +548,27 @@ def choose(
     return int(chosen), bool(passed), t
 
 
+def _separates_most(band: pd.DataFrame, row: pd.Series) -> str:
+    """Say so when band members that separate retention more were ruled out by stability.
+
+    The band is ranked by spread, so the chosen one separates most of those that passed the
+    stability check; without this the reason overstated it.
+    """
+    spread = band["backtest_retention_spread"]
+    unstable = band[
+        (spread > row["backtest_retention_spread"])
+        & band["gate_failures"].str.contains("stability", regex=False)
+    ]
+    if unstable.empty:
+        return "it separates retention most"
+    more = (
+        "one that separates it more fails"
+        if len(unstable) == 1
+        else (f"{len(unstable)} that separate it more fail")
+    )
+    return f"it separates retention most of those stable enough ({more} the stability gate)"
+
+
 def _reason(
     t: pd.DataFrame, chosen: int, passed: bool, inputs: BacktestInputs, config: TrainConfig
 ) -> str:
@@ -540,10 +576,11 @@ def _reason(
     what = OBJECTIVES[config.objective][0]
     windows = ", ".join(v.label.split(" ")[0] for v, _ in inputs.folds)
     band = t[t["in_band"]]
+    most = _separates_most(band, row)
     head = (
         f"[{inputs.mode}] Chose {row['candidate']}: of the {len(band)} candidates within one "
         f"standard error of the best objective ({best['candidate']} {best['objective']:.4f}"
-        f" - SE {t.attrs['se']:.4f}), it separates retention most (spread "
+        f" - SE {t.attrs['se']:.4f}), {most} (spread "
         f"{row['backtest_retention_spread']:.3f}); objective {row['objective']:.4f} = {what}, "
         f"averaged over {int(row['backtest_folds'])} of {len(inputs.folds)} windows "
         f"(cutoffs {windows}); {int(t['passed_gates'].sum())} of {len(t)} candidates pass "
@@ -555,7 +592,7 @@ def _reason(
             f"({row['objective']:.4f} = {what}, averaged over {int(row['backtest_folds'])} of "
             f"{len(inputs.folds)} windows, cutoffs {windows}) and, of the {len(band)} "
             f"candidates within one standard error ({t.attrs['se']:.4f}) of it, the one that "
-            f"separates retention most (spread {row['backtest_retention_spread']:.3f}); "
+            f"{most.removeprefix('it ')} (spread {row['backtest_retention_spread']:.3f}); "
             f"{int(t['passed_gates'].sum())} of {len(t)} candidates pass the gates"
         )
     if not row["in_band"]:

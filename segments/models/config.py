@@ -96,6 +96,16 @@ class TrainConfig(BaseModel):
         "horizon); the selection averages over them, so one odd quarter cannot decide; "
         "folds without enough history before them are left out",
     )
+    pool_windows: int = Field(
+        1,
+        ge=1,
+        le=8,
+        description="supervised recipes (trees, predicted scores) learn from up to this many "
+        "matured windows pooled, newest first, each ending by the cutoff it is used at, each "
+        "window with its own outcome level; 1 (the default) learns from the newest only. "
+        "4 quarterly windows (a year, every season once) was measured in bench/quality.py: "
+        "docs/models.md",
+    )
     prune_older_windows: bool = Field(
         True,
         description="score the older windows only for candidates that could still reach the "

@@ -87,15 +87,26 @@ class OutcomeScorer(TransformerMixin, BaseEstimator):
     where everyone (or no one) bought again predicts that share."""
 
     def fit(
-        self, X: pd.DataFrame | np.ndarray, y: np.ndarray, retained: np.ndarray
+        self,
+        X: pd.DataFrame | np.ndarray,
+        y: np.ndarray,
+        retained: np.ndarray,
+        window: np.ndarray | None = None,
     ) -> OutcomeScorer:
+        """window: each row's matured window when several are pooled; each window then
+        has its own level (WINDOW_LEVELS), so a busier season is not learnt as a slope."""
         self.space_ = SpaceTransformer("clog").fit(X)
         Z = self.space_.transform(X)
         penalty = SHRINK * max(len(Z), 1)  # per customer: the same shrinkage at any size
-        self.value_ = Ridge(alpha=penalty).fit(Z, np.asarray(y, dtype=float))
+        levels = _window_columns(window)
+        # ridge with an unpenalised level per window = ridge on values centred per window
+        centre = lambda a: within_window(a, window)
+        self.value_ = Ridge(alpha=penalty).fit(centre(Z), centre(np.asarray(y, dtype=float)))
         again = np.asarray(retained, dtype=float)
+        self.levels_ = None if levels is None else levels.mean(axis=0)  # an average window
+        Za = Z if levels is None else np.column_stack([Z, WINDOW_LEVELS * levels])
         self.again_: LogisticRegression | float = (
-            LogisticRegression(max_iter=1000, C=1.0 / penalty).fit(Z, again.astype(int))
+            LogisticRegression(max_iter=1000, C=1.0 / penalty).fit(Za, again.astype(int))
             if 0 < again.mean() < 1
             else float(again.mean() if len(again) else 0.0)
         )
@@ -104,12 +115,45 @@ class OutcomeScorer(TransformerMixin, BaseEstimator):
     def transform(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         check_is_fitted(self, ["space_", "value_"])
         Z = self.space_.transform(X)
+        levels = getattr(self, "levels_", None)
+        Za = (
+            Z
+            if levels is None
+            else np.column_stack([Z, np.tile(WINDOW_LEVELS * levels, (len(Z), 1))])
+        )
         p = (
-            self.again_.predict_proba(Z)[:, 1]
+            self.again_.predict_proba(Za)[:, 1]
             if isinstance(self.again_, LogisticRegression)
             else np.full(len(Z), self.again_)
         )
         return np.column_stack([self.value_.predict(Z), p])
+
+
+# The logistic model's per-window level columns are scaled by this, so the penalty on their
+# coefficients is 1 / WINDOW_LEVELS**2 of a feature's: nearly free, as a level should be.
+WINDOW_LEVELS = 10.0
+
+
+def within_window(values: np.ndarray, window: np.ndarray | None) -> np.ndarray:
+    """values minus their own window's mean (columns of a 2-D array each): in a pool of
+    windows, a season with more buyers raises every customer's outcome, which is not a
+    difference between customers for a model to learn from features."""
+    values = np.asarray(values, dtype=float)
+    if window is None or len(np.unique(window)) < 2:
+        return values
+    _, group = np.unique(window, return_inverse=True)
+    sums = np.zeros((group.max() + 1, *values.shape[1:]))
+    np.add.at(sums, group, values)
+    counts = np.bincount(group).reshape(-1, *([1] * (values.ndim - 1)))
+    return values - (sums / counts)[group]
+
+
+def _window_columns(window: np.ndarray | None) -> np.ndarray | None:
+    """One 0/1 column per pooled window (None for one window)."""
+    if window is None or len(np.unique(window)) < 2:
+        return None
+    _, group = np.unique(np.asarray(window), return_inverse=True)
+    return np.eye(group.max() + 1)[group]
 
 
 def _readable(threshold: float, values: np.ndarray) -> float:

@@ -30,10 +30,17 @@ class Profiles:
 
 def rank_score(population: np.ndarray, value: float) -> float:
     """Normal score of value's mid-rank percentile in population: a z that skew cannot fool."""
-    values = population[np.isfinite(population)]
+    return _rank_score_sorted(np.sort(population[np.isfinite(population)]), value)
+
+
+def _rank_score_sorted(values: np.ndarray, value: float) -> float:
+    """rank_score on the population's finite values, sorted: two binary searches count the
+    values below and equal, so every segment's median is ranked without a pass over them."""
     if not len(values) or not np.isfinite(value):
         return 0.0
-    pct = (np.sum(values < value) + 0.5 * np.sum(values == value)) / len(values)
+    below = int(np.searchsorted(values, value, side="left"))
+    equal = int(np.searchsorted(values, value, side="right")) - below
+    pct = (below + 0.5 * equal) / len(values)
     pct = float(np.clip(pct, 0.5 / len(values), 1 - 0.5 / len(values)))
     return float(np.clip(norm.ppf(pct), -3.0, 3.0))
 
@@ -48,6 +55,7 @@ def feature_stats(df: pd.DataFrame, labels: np.ndarray, features: list[str]) -> 
         data[numeric].std(ddof=0),
         data[numeric].median(),
     )
+    ranked = {f: np.sort(v[np.isfinite(v)]) for f in numeric for v in [data[f].to_numpy()]}
     rows = []
     for seg in mean.index:
         for f in numeric:
@@ -63,7 +71,7 @@ def feature_stats(df: pd.DataFrame, labels: np.ndarray, features: list[str]) -> 
                     "population_median": pop_median[f],
                     "population_std": std,
                     "z": float(z),
-                    "rank_score": rank_score(data[f].to_numpy(), median.at[seg, f]),
+                    "rank_score": _rank_score_sorted(ranked[f], median.at[seg, f]),
                 }
             )
     return pd.DataFrame(rows)

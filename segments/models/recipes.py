@@ -18,8 +18,9 @@ today (to be deployed). Families:
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import Any, Literal
 
 import numpy as np
@@ -36,6 +37,7 @@ from segments.models.predictive import (
     fit_booster,
     fit_value_tree,
     leaf_rules,
+    within_window,
 )
 from segments.models.preprocess import build_preprocessor
 from segments.models.spaces import RFM_COLUMNS, VALUE_COLUMNS, SpaceTransformer
@@ -98,6 +100,42 @@ class Snapshot:
     retained: np.ndarray | None = None  # 1 = bought again in the horizon
     label: str = ""
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+    # the first day after the outcome horizon (None: no outcome, or not known); a pooled
+    # snapshot's is its newest member's
+    outcome_end: date | None = None
+    # pooled snapshots: each row's window (0 = the newest member); None: one window
+    window: np.ndarray | None = None
+
+
+def training_pool(matured: Sequence[Snapshot], cutoff: date, windows: int) -> Snapshot | None:
+    """What a supervised recipe for `cutoff` learns from: the `windows` newest matured
+    snapshots whose outcome horizon ended by the cutoff, their customer rows stacked (a
+    customer once per snapshot), or None when no horizon has matured by then.
+
+    More matured windows pooled is the usual way to give churn and lifetime-value models
+    more rows and more than one season to learn from; a window whose outcome ends after the
+    cutoff is never used, so a scorer judged at the cutoff has not seen what it is judged
+    on. Rows keep the order of `matured` (newest first) then their own, so the stack, and
+    the canonical sample a fit draws from it, depends on the data alone."""
+    ready = [s for s in matured if s.y is not None and s.outcome_end is not None]
+    ready = sorted(
+        (s for s in ready if s.outcome_end <= cutoff),  # type: ignore[operator]
+        key=lambda s: s.outcome_end,  # type: ignore[arg-type,return-value]
+        reverse=True,
+    )[: max(1, windows)]
+    if len(ready) <= 1:
+        return ready[0] if ready else None
+    retained = [s.retained for s in ready]
+    return Snapshot(
+        pd.concat([s.frame for s in ready], ignore_index=True),
+        np.concatenate([np.asarray(s.y, dtype=float) for s in ready]),
+        None
+        if any(r is None for r in retained)
+        else np.concatenate([np.asarray(r, dtype=float) for r in retained]),
+        label=f"pool of {len(ready)}: " + "; ".join(s.label for s in ready),
+        outcome_end=ready[0].outcome_end,
+        window=np.repeat(np.arange(len(ready)), [len(s.frame) for s in ready]),
+    )
 
 
 def recipe_grid(
@@ -253,18 +291,21 @@ def _booster(train: Snapshot, columns: list[str], config: TrainConfig, seed: int
         rows = learn_rows(train.frame, columns, config.fit_sample, seed)
         pre = SpaceTransformer("raw").fit(_matrix(train.frame.iloc[rows], columns))
         X = pre.transform(_matrix(train.frame.iloc[rows], columns))
-        train.cache[key] = (pre, fit_booster(X, np.asarray(train.y)[rows], seed=seed))
+        window = None if train.window is None else train.window[rows]
+        y = within_window(np.asarray(train.y, dtype=float)[rows], window)
+        train.cache[key] = (pre, fit_booster(X, y, seed=seed))
     return train.cache[key]
 
 
 def _tree_target(recipe: Recipe, train: Snapshot, rows: np.ndarray) -> np.ndarray:
     """What a tree learns on its rows: y, or (y, bought again) each divided by its spread."""
-    y = np.asarray(train.y, dtype=float)[rows]
+    window = None if train.window is None else train.window[rows]
+    y = within_window(np.asarray(train.y, dtype=float)[rows], window)
     if recipe.target == "value":
         return y
     if train.retained is None:
         raise ValueError(f"{recipe.label} learns buying again: the snapshot has no retention")
-    again = np.asarray(train.retained, dtype=float)[rows]
+    again = within_window(np.asarray(train.retained, dtype=float)[rows], window)
     scale = lambda a: a / (a.std() or 1.0)
     return np.column_stack([scale(y), scale(again)])
 
@@ -311,6 +352,7 @@ def _predicted_space(
             _matrix(train.frame.iloc[rows], cols),
             np.asarray(train.y, dtype=float)[rows],
             np.asarray(train.retained, dtype=float)[rows],
+            None if train.window is None else train.window[rows],
         )
     scorer = train.cache[key]
     rows = learn_rows(frame, cols, config.fit_sample, seed)

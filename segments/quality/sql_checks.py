@@ -36,7 +36,11 @@ def _variable_sql(name: str, value: Any) -> str:
 # The rows an incremental suite checks: those of the loads it has not passed yet (the list is
 # the suite parameter `new_load_ids`, see segments/quality/params.py), and any row without a
 # load id (which belongs to no load, so it could never be passed: the not-null check sees it).
-NEW_LOADS_FILTER = "load_id is null or load_id in (select unnest($new_load_ids))"
+# list_contains on the list itself, not `in (select unnest(...))`: a semi-join under an `or`
+# made DuckDB read every column of every row (0.2-0.4 s at 10M lines for each of a suite's
+# queries, most of a night's staging validation when the new loads are a few rows); this is
+# one pass over load_id, and the other columns are read only for the rows that match.
+NEW_LOADS_FILTER = "load_id is null or list_contains($new_load_ids, load_id)"
 
 
 def batch_filter(meta: dict[str, Any]) -> str | None:

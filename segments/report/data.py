@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,17 @@ from segments.report import data_segments as seg
 from segments.report.sql_util import table_exists
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class View:
+    """One 2-D view of the segments (PCA, t-SNE): its points are read only when its chart is
+    drawn; `key` stands for them in the chart cache's digest (see chart_cache)."""
+
+    method: str
+    rows: int
+    key: object
+    points: Callable[[], pd.DataFrame]
 
 
 @dataclass
@@ -43,8 +55,7 @@ class ReportData:
     backtests: pd.DataFrame
     events: int
     quality: pd.DataFrame = field(default_factory=pd.DataFrame)
-    pca: pd.DataFrame = field(default_factory=pd.DataFrame)
-    tsne: pd.DataFrame = field(default_factory=pd.DataFrame)
+    views: list[View] = field(default_factory=list)  # PCA first, then t-SNE
     pca_variance: tuple[float, float] = (0.0, 0.0)
     embedding_note: str = ""
     currency: str = "GBP"  # SEGMENTS_CURRENCY: what every money column is in
@@ -102,24 +113,50 @@ def load_report_data(
 
 def stored_embedding(con: duckdb.DuckDBPyConnection, data: ReportData) -> bool:
     """The 2-D views computed when the model was trained (ops.model_embeddings), if any:
-    they only change with the model, so the report reads them instead of refitting."""
+    they only change with the model, so the report reads them instead of refitting.
+
+    Only a count and a digest of each view's rows are read here (one pass in DuckDB); the
+    points themselves (every customer for PCA) only when a chart of them is not cached yet.
+    An erasure deletes rows, so it changes the digest and the chart is drawn anew.
+    """
     if not table_exists(con, "ops.model_embeddings"):
         return False
-    points = con.execute(
-        "select method, customer_id, segment_id, x, y from ops.model_embeddings "
-        "where model_version = $v order by method, customer_id",
-        {"v": data.run.model_version},
-    ).df()
-    if points.empty:
+    version = data.run.model_version
+    stored = con.execute(
+        "select method, count(*), sum(hash(customer_id, segment_id, x, y)::hugeint)::varchar "
+        "from ops.model_embeddings where model_version = $v group by method",
+        {"v": version},
+    ).fetchall()
+    if not stored:
         return False
-    data.pca = points[points["method"] == "pca"].drop(columns="method").reset_index(drop=True)
-    data.tsne = points[points["method"] == "tsne"].drop(columns="method").reset_index(drop=True)
+    by_method = {method: (rows, digest) for method, rows, digest in stored}
+
+    def reader(method: str) -> Callable[[], pd.DataFrame]:
+        return lambda: con.execute(
+            "select customer_id, segment_id, x, y from ops.model_embeddings "
+            "where model_version = $v and method = $m order by customer_id",
+            {"v": version, "m": method},
+        ).df()
+
+    data.views = [
+        View(method, int(rows), (version, method, rows, digest), reader(method))
+        for method in ("pca", "tsne")
+        for rows, digest in [by_method.get(method, (0, None))]
+    ]
     variance = data.run.metrics.get("pca_explained_variance") or [0.0, 0.0]
     data.pca_variance = (float(variance[0]), float(variance[1]))
     trained = data.run.trained_in_run
     if trained and trained != data.run.run_id:
         data.embedding_note = f"customers as of the training run {trained}"
     return True
+
+
+def computed_views(pca: pd.DataFrame, tsne: pd.DataFrame) -> list[View]:
+    """Views computed by this report (no stored embedding): the frames are their own key."""
+    return [
+        View(method, len(frame), frame, lambda f=frame: f)
+        for method, frame in (("pca", pca), ("tsne", tsne))
+    ]
 
 
 def add_embedding(data: ReportData, *, seed: int, threads: int | None, tsne_sample: int) -> None:
@@ -148,4 +185,5 @@ def add_embedding(data: ReportData, *, seed: int, threads: int | None, tsne_samp
         threads=threads,
         seed=seed,
     )
-    data.pca, data.tsne, data.pca_variance = emb.pca, emb.tsne, emb.explained_variance
+    data.views = computed_views(emb.pca, emb.tsne)
+    data.pca_variance = emb.explained_variance

@@ -188,18 +188,21 @@ def segments_section(d: ReportData, colors: dict[str, str]) -> Section:
         return s
     s.blocks.append(cm.share_chart(d.summary, colors))
     names = dict(zip(d.summary["segment_id"], d.summary["segment_name"], strict=True))
-    if len(d.pca):
+    if d.views and d.views[0].rows:
         var = sum(d.pca_variance)
-        # the stored views of the model (ops.model_embeddings): drawn once (chart_cache)
-        for method, points, title in (
-            ("pca", d.pca, f"PCA of the model's feature space ({var:.0%} of variance)"),
-            ("tsne", d.tsne, "t-SNE (seeded sample)"),
-        ):
+        titles = {
+            "pca": f"PCA of the model's feature space ({var:.0%} of variance)",
+            "tsne": "t-SNE (seeded sample)",
+        }
+        # the stored views of the model (ops.model_embeddings): drawn once (chart_cache),
+        # their points read only then
+        for view in d.views:
+            title = titles[view.method]
             s.blocks.append(
                 CachedFigure(
-                    f"embedding-{method}",
-                    (points, names, colors, title),
-                    lambda p=points, t=title: cm.embedding_chart(p, names, colors, t),
+                    f"embedding-{view.method}",
+                    (view.key, names, colors, title),
+                    lambda v=view, t=title: cm.embedding_chart(v.points(), names, colors, t),
                 )
             )
         if d.embedding_note:

@@ -21,7 +21,7 @@ from processes import HOLDER, OPEN_FILE
 from processes import start as _start
 
 from segments.core import journal
-from segments.core.db import DatabaseBusyError
+from segments.core.db import DatabaseBusyError, connect
 from segments.core.errors import BusyError
 from segments.core.locks import WarehouseBusyError, read_holder, warehouse_lock
 from segments.core.runs import open_run
@@ -153,3 +153,58 @@ def test_the_lock_is_reentrant_and_says_nothing_once_released(home):
     with warehouse_lock(home, "outer", run_id="o"), warehouse_lock(home, "inner"):
         assert json.loads((home / ".warehouse.lock").read_text())["owner"] == "outer"
     assert read_holder(home) is None
+
+
+def _order_setting(settings: Settings) -> bool:
+    with connect(settings) as con:
+        return con.execute("select current_setting('preserve_insertion_order')").fetchone()[0]
+
+
+def _written_elsewhere(settings: Settings) -> list[int]:
+    """The run's rows as another process sees them, opening the file read-write (refused
+    while anything in this process still holds it)."""
+    probe = (
+        "import sys, duckdb\n"
+        "con = duckdb.connect(sys.argv[1])\n"
+        "print([x for (x,) in con.execute('select x from kept order by x').fetchall()])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(settings.warehouse_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-1000:]
+    return json.loads(done.stdout.strip())
+
+
+@pytest.mark.parametrize("keep_open", [True, False])
+def test_keep_open_holds_one_database_for_the_run_then_closes_it_before_the_lock(home, keep_open):
+    """keep_open: every connect of the run joins one open database (a global setting made in
+    one stage is still there in the next; without it each connect loads the file afresh),
+    and the file is closed, its writes checkpointed, before the lock is released, also when
+    the run fails."""
+    settings = _settings(home)
+    with open_run(settings, "kept", "nightly_segmentation", keep_open=keep_open) as (ctx, _):
+        with ctx.stage("features"), connect(settings) as con:
+            con.execute("create table kept as select 1 as x")
+            con.execute("set global preserve_insertion_order = false")
+        assert _order_setting(settings) is (not keep_open)
+    wal = settings.warehouse_path.with_name(settings.warehouse_path.name + ".wal")
+    assert not wal.exists()
+    assert _written_elsewhere(settings) == [1]
+    assert _order_setting(settings) is True  # closed: the next open starts afresh
+
+    with (
+        pytest.raises(RuntimeError, match="stage broke"),
+        open_run(settings, "kept-failed", "nightly_segmentation", keep_open=keep_open) as (
+            ctx,
+            _,
+        ),
+        ctx.stage("features"),
+        connect(settings) as con,
+    ):
+        con.execute("insert into kept values (2)")
+        raise RuntimeError("stage broke")
+    assert _written_elsewhere(settings) == [1, 2]
+    assert _runs(settings)[("kept-failed", "run")][0] == "failed"

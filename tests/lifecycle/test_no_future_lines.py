@@ -20,7 +20,9 @@ from segments.lifecycle.train import load_features, train_challenger
 from segments.models import TrainConfig
 from segments.settings import Settings
 
-CONFIG = TrainConfig(k_min=3, k_max=4, n_init=2, bootstrap_rounds=2, threads=1)
+# pool_windows: the supervised recipes learn from every matured window (pooled), so the
+# pooled training is what is checked here
+CONFIG = TrainConfig(k_min=3, k_max=4, n_init=2, bootstrap_rounds=2, threads=1, pool_windows=4)
 C1 = AS_OF - timedelta(days=90)
 C2 = C1 - timedelta(days=90)
 # every cutoff a backtest of CONFIG.backtest_folds windows reads: validation cutoffs C1,
@@ -85,6 +87,14 @@ def _same(x, y) -> None:
     assert (x.retained == y.retained).all()
 
 
+def _members(snap) -> list[str]:
+    """The cutoffs of the windows a (pooled) training snapshot stacks, newest first."""
+    parts = (
+        snap.label.split(": ", 1)[1].split("; ") if snap.label.startswith("pool") else [snap.label]
+    )
+    return [part.split(" ")[0] for part in parts]
+
+
 def _same_snapshot(a, b) -> None:
     _same(a[0], b[0])
     pd.testing.assert_frame_equal(a[1], b[1], rtol=1e-9)
@@ -119,6 +129,7 @@ def test_training_never_reads_a_line_at_or_after_as_of(tmp_path: Path) -> None:
                 as_of=AS_OF,
                 horizon_days=90,
                 folds=CONFIG.backtest_folds,
+                pool_windows=CONFIG.pool_windows,
             )
             for con, s, now in ((a, base, now_a), (b, later, now_b))
         ]
@@ -126,10 +137,18 @@ def test_training_never_reads_a_line_at_or_after_as_of(tmp_path: Path) -> None:
     folds = [d.inputs.folds for d in data]
     assert len(folds[0]) == len(folds[1]) == CONFIG.backtest_folds
     assert [v.label.split(" ")[0] for v, _ in folds[0]] == [str(c) for c in CUTOFFS[:-1]]
-    assert [t.label.split(" ")[0] for _, t in folds[0]] == [str(c) for c in CUTOFFS[1:]]
+    # each fold's supervised recipes learn from the windows matured by its cutoff, pooled
+    for j, (v, t) in enumerate(folds[0]):
+        assert t.outcome_end is not None and t.outcome_end <= CUTOFFS[j]
+        assert _members(t) == [str(c) for c in CUTOFFS[j + 1 :][: CONFIG.pool_windows]]
+    assert len(_members(folds[0][0][1])) > 1  # the pool is really a pool here
+    learn = data[0].inputs.deploy_train
+    assert learn.outcome_end is not None and learn.outcome_end <= AS_OF
+    assert _members(learn) == [str(c) for c in CUTOFFS[: CONFIG.pool_windows]]
     for (va, ta), (vb, tb) in zip(*folds, strict=True):
         _same(va, vb)
         _same(ta, tb)
+    _same(learn, data[1].inputs.deploy_train)
     results = []
     for settings in (base, later):
         with connect(settings) as con:

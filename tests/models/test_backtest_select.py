@@ -18,7 +18,12 @@ from segments.models import (
     fit_recipe,
     select_by_backtest,
 )
-from segments.models.backtest_select import aligned_objectives, choose, objective_se
+from segments.models.backtest_select import (
+    _separates_most,
+    aligned_objectives,
+    choose,
+    objective_se,
+)
 
 NUMERIC = ["recency_days", "frequency", "monetary"]
 CONFIG = TrainConfig(k_min=3, k_max=5, n_init=2, bootstrap_rounds=2, threads=1)
@@ -262,6 +267,19 @@ def test_the_band_of_one_se_goes_to_the_largest_retention_spread_lazily_checked(
     assert asked == [4, 5]  # nothing below the choice paid for refits
     assert "stability 0.50 < 0.90" in t.loc[4, "gate_failures"]
     assert not t.loc[4, "passed_gates"] and t.loc[5, "chosen"]
+
+
+def test_the_reason_says_when_a_more_separating_band_member_was_unstable() -> None:
+    table = _table()
+    chosen, _, t = choose(table, CONFIG, lambda i: {4: 0.5}.get(i, 0.99), lambda i: 0.025)
+    t["stability"] = t["stability"].fillna(0.99)
+    assert _separates_most(t[t["in_band"]], t.loc[chosen]) == (
+        "it separates retention most of those stable enough "
+        "(one that separates it more fails the stability gate)"
+    )
+    chosen, _, t = choose(_table(), CONFIG, lambda i: 0.99, lambda i: 0.025)
+    assert chosen == 4
+    assert _separates_most(t[t["in_band"]], t.loc[chosen]) == "it separates retention most"
 
 
 def test_without_a_band_the_best_objective_wins() -> None:

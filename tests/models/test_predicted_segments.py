@@ -3,12 +3,14 @@ selection objective that judges both, on small customers built here."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 from test_backtest_select import CONFIG, NUMERIC, customers
 
-from segments.models import Recipe, Snapshot, fit_recipe, outcome_scores
+from segments.models import Recipe, Snapshot, fit_recipe, outcome_scores, training_pool
 from segments.models.backtest_select import objective_value
 from segments.models.predictive import OutcomeScorer
 
@@ -100,3 +102,92 @@ def test_the_objective_prefers_segments_that_separate_value_and_retention() -> N
         for name, lab in {"both": both, "value_only": value_only, "neither": neither}.items()
     }
     assert score["both"] > score["value_only"] > score["neither"], score
+
+
+def _window(cutoff: date, seed: int, n: int = 800) -> Snapshot:
+    """A matured snapshot at `cutoff` whose outcome horizon (90 days) is known."""
+    snap = _with_noise(n, seed)
+    snap.label, snap.outcome_end = str(cutoff), cutoff + timedelta(days=90)
+    return snap
+
+
+WINDOWS = [date(2024, 4, 1) - timedelta(days=90 * j) for j in range(5)]  # newest first
+
+
+def test_a_pooled_scorer_learns_only_windows_whose_outcome_ended_by_its_cutoff() -> None:
+    """The pool for cutoff c stacks the newest matured windows ending by c (at most
+    `windows`), and what a scorer for c learns does not move when an outcome that ends after
+    c changes: a backtest window's scorer never saw the quarter it is judged on."""
+    matured = [_window(day, seed) for seed, day in enumerate(WINDOWS, start=1)]
+    cutoff = WINDOWS[1]  # windows 2, 3, 4 ended by then; 0 and 1 did not
+    pool = training_pool(matured, cutoff, 3)
+    assert pool is not None and pool.outcome_end is not None and pool.outcome_end <= cutoff
+    assert [part.split(" ")[0] for part in pool.label.split(": ", 1)[1].split("; ")] == [
+        str(d) for d in WINDOWS[2:5]
+    ]
+    assert len(pool.frame) == 3 * 800 and len(pool.y) == len(pool.retained) == 3 * 800
+    assert training_pool(matured, cutoff, 1) is matured[2]  # one window: the newest alone
+    assert training_pool(matured, WINDOWS[4], 4) is None  # nothing matured before the first
+
+    recipe = _predicted(4, NUMERIC)
+    today = _with_noise(1200, 50)
+    labels = fit_recipe(recipe, today.frame, pool, CONFIG).predict(today.frame)
+    changed = [_window(day, seed) for seed, day in enumerate(WINDOWS, start=1)]
+    for late in changed[:2]:  # outcomes that end after the cutoff: reversed
+        late.y, late.retained = late.y[::-1].copy(), 1.0 - late.retained
+    again = training_pool(changed, cutoff, 3)
+    assert again is not None
+    assert (fit_recipe(recipe, today.frame, again, CONFIG).predict(today.frame) == labels).all()
+    # ...while a change inside the pool does move the scorer (the check can tell)
+    changed[2].y, changed[2].retained = changed[2].y[::-1].copy(), 1.0 - changed[2].retained
+    moved = training_pool(changed, cutoff, 3)
+    assert moved is not None
+    scorer = lambda p: fit_recipe(recipe, today.frame, p, CONFIG).preprocessor
+    assert not np.allclose(
+        scorer(pool).transform(today.frame[NUMERIC]), scorer(moved).transform(today.frame[NUMERIC])
+    )
+
+
+def test_pooled_segments_are_the_same_whatever_the_row_order() -> None:
+    """Same windows, rows shuffled within each and the windows listed in another order:
+    the same pool rows in the same order, so the same segments."""
+    matured = [_window(day, seed) for seed, day in enumerate(WINDOWS[:3], start=1)]
+    shuffled = []
+    for j, snap in enumerate(matured):
+        order = np.random.default_rng(j + 20).permutation(len(snap.frame))
+        copy = Snapshot(
+            snap.frame.iloc[order].reset_index(drop=True),
+            snap.y[order],
+            snap.retained[order],
+            label=snap.label,
+            outcome_end=snap.outcome_end,
+        )
+        shuffled.append(copy)
+    today = _with_noise(1000, 60)
+    recipe = _predicted(5, NUMERIC)
+    first = fit_recipe(recipe, today.frame, training_pool(matured, WINDOWS[0], 3), CONFIG)
+    second = fit_recipe(recipe, today.frame, training_pool(shuffled[::-1], WINDOWS[0], 3), CONFIG)
+    assert (first.predict(today.frame) == second.predict(today.frame)).all()
+
+
+def test_a_pooled_scorer_gives_each_window_its_own_level() -> None:
+    """A season where every customer spent more (one window's outcome shifted up) is not a
+    slope: the scores of today's customers stay the same up to a constant. Without a level
+    per window the shift would be learnt from whatever tells that window's customers apart
+    (here: they are more lapsed), so the check can fail."""
+    newer, older = _window(WINDOWS[1], 1), _window(WINDOWS[2], 2)
+    older.frame = older.frame.assign(recency_days=older.frame["recency_days"] + 150)
+    today = _with_noise(1000, 70).frame[NUMERIC]
+
+    def value_scores(shift: float, window: bool) -> np.ndarray:
+        pool = training_pool([newer, older], WINDOWS[0], 2)
+        assert pool is not None and pool.window is not None
+        y = pool.y + shift * (pool.window == 1)
+        scorer = OutcomeScorer().fit(
+            pool.frame[NUMERIC], y, pool.retained, pool.window if window else None
+        )
+        scores = scorer.transform(today)[:, 0]
+        return scores - scores.mean()
+
+    np.testing.assert_allclose(value_scores(0.0, True), value_scores(2.0, True), atol=1e-9)
+    assert not np.allclose(value_scores(0.0, False), value_scores(2.0, False), atol=1e-3)

@@ -663,6 +663,61 @@ def test_incremental_suite_checks_each_load_once_and_the_relation_every_time(goo
     assert list(failed["expectation_type"]) == ["expect_column_max_to_be_between"]
 
 
+def test_customers_are_checked_per_load_and_their_key_across_the_table(good_db, tmp_path):
+    """stg_customers validates the rows of customer loads it has not passed yet: a bad row of
+    a new load fails the gate, a passed load is not checked again, and the key's uniqueness
+    looks a new load's customers up among every row."""
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(good_db, path)
+    assert validate(path, "stg_customers", run_id="run-1").success
+    with duckdb.connect(str(path)) as con:
+        passed = con.execute(
+            "select load_id, rows from ops.validated_loads where suite = 'stg_customers' "
+            "order by load_id"
+        ).fetchall()
+        assert passed == [("L-c2", 2), ("L-c3", 2), ("L-c4", 2)]
+        # a new load with one bad customer (an unmapped gender code)
+        con.execute(
+            "insert into ops.loads (load_id, source, entity, path, rows_staged, status, "
+            "started_at) values ('L-c5', 'demo', 'customers', 'landing/L-c5', 1, 'loaded', "
+            "timestamp '2023-12-06')"
+        )
+        con.execute(
+            "insert into staging.customer_versions select source, 'L-c5', 1, 'c7', name_hash, "
+            "email_hash, 'F', birth_date, age_years, annual_income, spending_score, country, "
+            "signup_date, timestamp '2023-12-06' from staging.customer_versions "
+            "where customer_id = 'c3'"
+        )
+        run_model(con, SQL_DIR, "staging", "stg_customers")
+        # and an old, passed load breaks a row rule behind the pipeline's back
+        con.execute(f"update {CU} set age_years = 130 where customer_id = 'c3'")
+    second = validate(path, "stg_customers", run_id="run-2")
+    assert [f["expectation_type"] for f in second.critical_failures] == [
+        "expect_column_values_to_be_in_set"
+    ]
+    by_type = second.results.set_index("expectation_type")
+    assert by_type.loc["expect_column_values_to_not_be_null", "element_count"] == 1
+    assert by_type.loc["expect_table_row_count_to_be_between", "observed_value"] == "7"
+    with pytest.raises(CriticalExpectationError, match="gender"):
+        raise_on_critical([second])
+    with duckdb.connect(str(path)) as con:
+        assert con.execute(  # a failed load is not recorded: the next run checks it again
+            "select count(*) from ops.validated_loads where load_id = 'L-c5'"
+        ).fetchone() == (0,)
+        con.execute(f"update {CU} set gender = 'female' where customer_id = 'c7'")
+    assert validate(path, "stg_customers", run_id="run-3").success
+    with duckdb.connect(str(path)) as con:
+        # a new load repeating a customer of a passed load: the key is checked table-wide
+        con.execute(
+            f"insert into {CU} select * replace ('L-c6' as load_id) from {CU} "
+            "where customer_id = 'c5'"
+        )
+    fourth = validate(path, "stg_customers", run_id="run-4")
+    (failure,) = fourth.critical_failures
+    assert failure["expectation_type"] == "unexpected_rows_expectation"
+    assert "c5" in failure["observed_value"] and "c3" not in failure["observed_value"]
+
+
 def test_staging_stage_checks_only_new_loads_and_records_which_passed(good_db, tmp_path):
     """The nightly's validate_staging stage, twice: the second run's row rules see only the new
     events load (element counts in ops.dq_results), its bad row fails the gate, the loads
@@ -682,6 +737,8 @@ def test_staging_stage_checks_only_new_loads_and_records_which_passed(good_db, t
             "where run_id = 'run-a' group by suite order by suite"
         ).fetchall()
         assert passed == [
+            # L-c1's customers were all updated by L-c4: it holds no row of stg_customers now
+            ("stg_customers", ["L-c2", "L-c3", "L-c4"]),
             ("stg_events", ["L-e1", "L-e2", "L-e3", "L-e4"]),
             ("stg_transactions", ["L-t1", "L-t2", "L-t3", "L-t4"]),
         ]
@@ -709,7 +766,8 @@ def test_staging_stage_checks_only_new_loads_and_records_which_passed(good_db, t
             ).fetchall()
         )
         # row rules: the new load's 3 rows, nothing of the 4 loads passed in run-a
-        assert counts["stg_events"] == 3 and counts["stg_transactions"] == 0
+        assert counts["stg_events"] == 3
+        assert counts["stg_transactions"] == counts["stg_customers"] == 0
         assert con.execute(
             "select count(*) from ops.validated_loads where load_id = 'L-e5'"
         ).fetchone() == (0,)  # a failed load is not recorded: the next run checks it again

@@ -52,8 +52,12 @@ def test_the_quality_table_and_the_stored_embedding(trained: Settings, monkeypat
     monkeypatch.setattr(report_data, "add_embedding", no_refit)
     with connect(trained) as con:
         data = load_report_data(con, "r1")
-        stored = con.execute("select count(*) from ops.model_embeddings where method = 'pca'")
-        assert len(data.pca) == stored.fetchone()[0] == 240
+        (stored,) = con.execute(
+            "select count(*) from ops.model_embeddings where method = 'pca'"
+        ).fetchone()
+        pca = data.views[0]
+        assert pca.method == "pca" and pca.rows == len(pca.points()) == stored
+        assert pca.rows == 240
     assert list(data.quality["segmentation"]) == [
         "this model (fitted at the cutoff)",
         "named RFM segments",
@@ -69,3 +73,60 @@ def test_the_quality_table_and_the_stored_embedding(trained: Settings, monkeypat
     if data.run.algorithm == "tree":
         assert "<b>Rule:</b>" in cards
     shutil.rmtree(trained.home / "reports", ignore_errors=True)
+
+
+def test_a_night_reuses_the_models_charts_and_a_retrain_draws_its_own(
+    trained: Settings, monkeypatch
+) -> None:
+    """The model-only charts (candidates, PCA, t-SNE) are drawn by the training run's report
+    and kept beside the model: a night that scores with the same model draws none of them
+    (nor reads the stored points) and shows the kept HTML; a retrained model draws its own."""
+    from segments.report import build_report
+    from segments.report import charts_model as cm
+    from segments.report.chart_cache import PLACEHOLDER, cache_dir
+
+    drawn: list[str] = []
+    for name in ("embedding_chart", "metrics_chart"):
+        real = getattr(cm, name)
+        monkeypatch.setattr(
+            cm, name, lambda *a, _real=real, _name=name, **k: drawn.append(_name) or _real(*a, **k)
+        )
+
+    def artifact(con, run_id: str) -> str:
+        return con.execute(
+            "select m.artifact_path from ops.scores s join ops.model_registry m "
+            "using (model_version) where s.run_id = $r limit 1",
+            {"r": run_id},
+        ).fetchone()[0]
+
+    def kept(folder: Path) -> dict[str, int]:
+        return {p.name: p.stat().st_mtime_ns for p in folder.glob("*.html")}
+
+    with connect(trained) as con:
+        shutil.rmtree(cache_dir(artifact(con, "r1")), ignore_errors=True)
+        build_report(con, trained, "r1")  # the training run's report draws them
+        assert sorted(drawn) == ["embedding_chart", "embedding_chart", "metrics_chart"]
+        folder = cache_dir(artifact(con, "r1"))
+        after_training = kept(folder)
+        drawn.clear()
+        score_customers(con, run_id="r2", as_of=AS_OF, feature_set_name="retail")
+        build_report(con, trained, "r2")  # a night, no retrain
+        assert drawn == [] and kept(folder) == after_training
+        page = (trained.reports_dir / "r2" / "index.html").read_text(encoding="utf-8")
+        for path in folder.glob("*.html"):
+            assert all(
+                part in page for part in path.read_text(encoding="utf-8").split(PLACEHOLDER)
+            )
+        (k,) = con.execute("select k from ops.model_registry").fetchone()
+        other = TrainConfig(k_min=k % 4 + 2, k_max=k % 4 + 2, n_init=2, bootstrap_rounds=2)
+        train_challenger(
+            con, trained, run_id="r3", as_of=AS_OF, feature_set_name="retail", config=other,
+            promote=True,
+        )  # fmt: skip
+        score_customers(con, run_id="r3", as_of=AS_OF, feature_set_name="retail")
+        build_report(con, trained, "r3")  # a retrained model: its own charts
+        retrained = cache_dir(artifact(con, "r3"))
+    assert retrained != folder and kept(folder) == after_training
+    assert sorted(drawn) == ["embedding_chart", "embedding_chart", "metrics_chart"]
+    assert {n.rsplit("-", 1)[0] for n in kept(retrained)} >= {"embedding-pca", "embedding-tsne"}
+    shutil.rmtree(trained.reports_dir, ignore_errors=True)
