@@ -3,8 +3,9 @@ de-duplicate, stage.
 
 Each step reads the scratch view (PII already pseudonyms) once, typing it as it reads (the
 view `_typed_all`); what is stored besides raw, staging and quarantine is narrow (`_checks`:
-line number, reason code, duplicate key). Nothing is UPDATEd row by row. Duplicates are looked for among the lines whose natural key repeats (in
-the load or in staging) and only those are compared value by value.
+line number, reason code, duplicate key). Nothing is UPDATEd row by row. Duplicates are looked
+for among the lines whose natural key repeats (in the load or in staging) and only those are
+compared value by value.
 """
 
 from __future__ import annotations
@@ -74,6 +75,11 @@ def _literal(value: date | datetime) -> str:
     return f"{kind} '{value.isoformat(sep=' ') if kind == 'timestamp' else value.isoformat()}'"
 
 
+def _date_constants(date_floor: date, latest_allowed: datetime) -> dict[str, str]:
+    """The typing SELECT's `$date_floor` and `$latest_allowed` as SQL literals."""
+    return {"date_floor": _literal(date_floor), "latest_allowed": _literal(latest_allowed)}
+
+
 def type_rows(
     con: duckdb.DuckDBPyConnection,
     mapping: SourceMapping,
@@ -89,7 +95,7 @@ def type_rows(
     repeats) and by the staging insert: parsing a row again costs less than writing and
     reading back a typed copy of every row (and a 10M-line copy does not fit in memory).
     """
-    constants = {"date_floor": _literal(date_floor), "latest_allowed": _literal(latest_allowed)}
+    constants = _date_constants(date_floor, latest_allowed)
     types = column_types(con, scratch)
     con.execute(
         f"create or replace temp view {TYPED_ALL} as "
@@ -214,7 +220,7 @@ def find_duplicates(
     are typed again and compared value by value; a hash collision is never a duplicate. A
     source with nothing staged yet (a first load) skips the staged side.
     """
-    constants = {"date_floor": _literal(date_floor), "latest_allowed": _literal(latest_allowed)}
+    constants = _date_constants(date_floor, latest_allowed)
     cols = list(mapping.targets)
     good_keys = f"(select _k from {CHECKS} where _reason_code is null)"
     any_staged = con.execute(
